@@ -1,0 +1,57 @@
+//! A Unicorn device: its role, its names and the engine that computes on it.
+use std::ffi::CString;
+
+use crate::engine::{Engine, Role};
+use crate::probe;
+use crate::tensor::Tensor;
+use ggml_sys::{ggml_backend_dev_type as dt, ggml_op as op};
+
+pub struct Device {
+    pub role: Role,
+    pub name: CString,
+    pub description: CString,
+    pub engine: Box<dyn Engine>,
+}
+
+impl Device {
+    pub fn new(role: Role, engine: Box<dyn Engine>) -> Self {
+        let (name, what) = match role {
+            Role::Npu => ("UNICORN_NPU0", "AMD XDNA NPU (Phoenix): attention"),
+            Role::Igpu => ("UNICORN_IGPU0", "AMD Radeon 780M (gfx1103): feed-forward and layer ops"),
+        };
+        let how = if engine.emulated() {
+            format!("emulated on the CPU by the {} engine", engine.name())
+        } else {
+            engine.name().to_string()
+        };
+        Device {
+            role,
+            name: CString::new(name).unwrap_or_default(),
+            description: CString::new(format!("{what}, {how}")).unwrap_or_default(),
+            engine,
+        }
+    }
+
+    /// NPU: an accelerator llama.cpp adds to every scheduler, holding no weights.
+    /// iGPU: the device that holds offloaded layers.
+    pub fn ggml_type(&self) -> dt::Type {
+        match self.role {
+            Role::Npu => dt::GGML_BACKEND_DEVICE_TYPE_ACCEL,
+            Role::Igpu => dt::GGML_BACKEND_DEVICE_TYPE_IGPU,
+        }
+    }
+
+    /// (free, total) bytes. The APU's devices use system memory; emulated ones do too.
+    pub fn memory(&self) -> (usize, usize) {
+        probe::host_memory()
+    }
+
+    pub fn supports_op(&self, node: &Tensor) -> bool {
+        is_empty_op(node.op()) || self.engine.select(node).is_some()
+    }
+}
+
+/// Ops that compute nothing (ggml skips them in graph_compute).
+pub fn is_empty_op(o: op::Type) -> bool {
+    matches!(o, op::GGML_OP_NONE | op::GGML_OP_RESHAPE | op::GGML_OP_VIEW | op::GGML_OP_PERMUTE | op::GGML_OP_TRANSPOSE)
+}

@@ -1,0 +1,95 @@
+//! `ggml_backend`: one compute stream on a Unicorn device.
+use std::ffi::c_char;
+
+use super::guard;
+use crate::backend::Backend;
+use crate::device::Device;
+use crate::engine::Role;
+use crate::log::log_error;
+use crate::tensor::Tensor;
+use ggml_sys as sys;
+
+static GUID_NPU: sys::ggml_guid = *b"unicorn-npu-xdna";
+static GUID_IGPU: sys::ggml_guid = *b"unicorn-igpu-780";
+
+fn guid(role: Role) -> sys::ggml_guid_t {
+    let g = match role {
+        Role::Npu => &GUID_NPU,
+        Role::Igpu => &GUID_IGPU,
+    };
+    // ggml only reads the guid (ggml_guid_matches); the cast to *mut is for the C type.
+    g as *const sys::ggml_guid as sys::ggml_guid_t
+}
+
+pub(super) fn new(dev: sys::ggml_backend_dev_t, device: &'static Device) -> sys::ggml_backend_t {
+    let ctx = Box::into_raw(Box::new(Backend { device }));
+    Box::into_raw(Box::new(sys::ggml_backend {
+        guid: guid(device.role),
+        iface: sys::ggml_backend_i {
+            get_name: Some(get_name),
+            free: Some(free),
+            set_tensor_async: None,
+            get_tensor_async: None,
+            set_tensor_2d_async: None,
+            get_tensor_2d_async: None,
+            cpy_tensor_async: None,
+            synchronize: None,
+            graph_plan_create: None,
+            graph_plan_free: None,
+            graph_plan_update: None,
+            graph_plan_compute: None,
+            graph_compute: Some(graph_compute),
+            event_record: None,
+            event_wait: None,
+            graph_optimize: None,
+        },
+        device: dev,
+        context: ctx.cast(),
+    }))
+}
+
+/// Our backend state behind a ggml backend handle, if the handle is one of ours.
+pub(super) fn get<'a>(backend: sys::ggml_backend_t) -> Option<&'a Backend> {
+    if backend.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null ggml backend handle points to a valid ggml_backend.
+    let b = unsafe { &*backend };
+    // SAFETY: guid pointers of ggml backends point to 16 readable bytes.
+    let ours = [Role::Npu, Role::Igpu].iter().any(|&r| unsafe { sys::ggml_guid_matches(b.guid, guid(r)) });
+    // SAFETY: our backends' context is the boxed Backend made in `new`, alive until `free`.
+    ours.then(|| unsafe { &*(b.context as *const Backend) })
+}
+
+extern "C" fn get_name(backend: sys::ggml_backend_t) -> *const c_char {
+    guard("backend get_name", c"Unicorn".as_ptr(), || get(backend).map_or(c"Unicorn".as_ptr(), |b| b.device.name.as_ptr()))
+}
+
+extern "C" fn free(backend: sys::ggml_backend_t) {
+    guard("backend free", (), || {
+        if get(backend).is_some() {
+            // SAFETY: both boxes were made in `new`; ggml frees a backend once.
+            unsafe {
+                drop(Box::from_raw((*backend).context as *mut Backend));
+                drop(Box::from_raw(backend));
+            }
+        }
+    })
+}
+
+extern "C" fn graph_compute(backend: sys::ggml_backend_t, cgraph: *mut sys::ggml_cgraph) -> sys::ggml_status::Type {
+    guard("graph_compute", sys::ggml_status::GGML_STATUS_FAILED, || {
+        let Some(b) = get(backend) else { return sys::ggml_status::GGML_STATUS_FAILED };
+        // SAFETY: ggml passes a valid graph whose nodes stay allocated during the call.
+        let n = unsafe { sys::ggml_graph_n_nodes(cgraph) };
+        // SAFETY: i < n_nodes; nodes are valid, allocated tensors (Tensor::from_raw contract).
+        let nodes = (0..n).filter_map(|i| unsafe { Tensor::from_raw(sys::ggml_graph_node(cgraph, i)) });
+        match b.graph_compute(nodes) {
+            Ok(()) => sys::ggml_status::GGML_STATUS_SUCCESS,
+            Err(e) => {
+                log_error!("{e}");
+                sys::ggml_status::GGML_STATUS_FAILED
+            }
+        }
+    })
+}

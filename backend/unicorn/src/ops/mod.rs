@@ -1,0 +1,128 @@
+//! Op families, one file each, named after the ggml op.
+//!
+//! Each file has three layers, as ggml's own backends do:
+//! - `select(node) -> Option<Args>`: the single decision whether (and how) the op is run;
+//!   `supports_op` and the compute dispatch both call it, so an op is claimed exactly when a
+//!   kernel exists for it;
+//! - an `Args` struct (`#[repr(C)]`, plain sizes/strides/params): the kernel-argument type
+//!   that every engine uses, the reference here and the HIP/XRT engines on the hardware;
+//! - `run(&Args, node)`: the CPU reference kernel, the numerical oracle for the others.
+use crate::tensor::Tensor;
+
+pub mod binary;
+pub mod cpy;
+pub mod flash_attn_ext;
+pub mod get_rows;
+pub mod glu;
+pub mod mul_mat;
+pub mod rms_norm;
+pub mod rope;
+pub mod scale;
+pub mod set_rows;
+pub mod unary;
+
+use ggml_sys::ggml_op as op;
+
+/// One planned kernel launch: which op family, with its arguments.
+#[derive(Clone, Debug)]
+pub enum Kernel {
+    FlashAttnExt(flash_attn_ext::Args),
+    MulMat(mul_mat::Args),
+    GetRows(get_rows::Args),
+    SetRows(set_rows::Args),
+    Cpy(cpy::Args),
+    Unary(unary::Args),
+    Glu(glu::Args),
+    Binary(binary::Args),
+    Scale(scale::Args),
+    RmsNorm(rms_norm::Args),
+    Rope(rope::Args),
+}
+
+/// Which kernel computes `node`, if any.
+pub fn select(node: &Tensor) -> Option<Kernel> {
+    match node.op() {
+        op::GGML_OP_FLASH_ATTN_EXT => flash_attn_ext::select(node).map(Kernel::FlashAttnExt),
+        op::GGML_OP_MUL_MAT => mul_mat::select(node).map(Kernel::MulMat),
+        op::GGML_OP_GET_ROWS => get_rows::select(node).map(Kernel::GetRows),
+        op::GGML_OP_SET_ROWS => set_rows::select(node).map(Kernel::SetRows),
+        op::GGML_OP_CPY | op::GGML_OP_CONT | op::GGML_OP_DUP => cpy::select(node).map(Kernel::Cpy),
+        op::GGML_OP_UNARY => unary::select(node).map(Kernel::Unary),
+        op::GGML_OP_GLU => glu::select(node).map(Kernel::Glu),
+        op::GGML_OP_ADD | op::GGML_OP_SUB | op::GGML_OP_MUL | op::GGML_OP_DIV => {
+            binary::select(node).map(Kernel::Binary)
+        }
+        op::GGML_OP_SCALE => scale::select(node).map(Kernel::Scale),
+        op::GGML_OP_RMS_NORM => rms_norm::select(node).map(Kernel::RmsNorm),
+        op::GGML_OP_ROPE => rope::select(node).map(Kernel::Rope),
+        _ => None,
+    }
+}
+
+/// Run a selected kernel with the CPU reference implementation.
+pub fn run(kernel: &Kernel, node: &Tensor) {
+    match kernel {
+        Kernel::FlashAttnExt(a) => flash_attn_ext::run(a, node),
+        Kernel::MulMat(a) => mul_mat::run(a, node),
+        Kernel::GetRows(a) => get_rows::run(a, node),
+        Kernel::SetRows(a) => set_rows::run(a, node),
+        Kernel::Cpy(a) => cpy::run(a, node),
+        Kernel::Unary(a) => unary::run(a, node),
+        Kernel::Glu(a) => glu::run(a, node),
+        Kernel::Binary(a) => binary::run(a, node),
+        Kernel::Scale(a) => scale::run(a, node),
+        Kernel::RmsNorm(a) => rms_norm::run(a, node),
+        Kernel::Rope(a) => rope::run(a, node),
+    }
+}
+
+/// Shape and strides of a tensor, as plain numbers (part of most `Args`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Layout {
+    pub ne: [usize; 4],
+    pub nb: [usize; 4],
+}
+
+impl Layout {
+    pub fn of(t: &Tensor) -> Self {
+        Layout { ne: t.ne(), nb: t.nb() }
+    }
+    pub fn nrows(&self) -> usize {
+        self.ne[1] * self.ne[2] * self.ne[3]
+    }
+    /// Byte offset of row (i1, i2, i3).
+    pub fn row_offset(&self, i1: usize, i2: usize, i3: usize) -> usize {
+        i1 * self.nb[1] + i2 * self.nb[2] + i3 * self.nb[3]
+    }
+    /// (i1, i2, i3) of flat row index r.
+    pub fn row_index(&self, r: usize) -> (usize, usize, usize) {
+        let i1 = r % self.ne[1];
+        let i2 = (r / self.ne[1]) % self.ne[2];
+        let i3 = r / (self.ne[1] * self.ne[2]);
+        (i1, i2, i3)
+    }
+    /// Rows are packed one after another (dense), elements of `elem` bytes.
+    pub fn is_dense(&self, elem: usize) -> bool {
+        self.nb[0] == elem
+            && self.nb[1] == self.nb[0] * self.ne[0]
+            && self.nb[2] == self.nb[1] * self.ne[1]
+            && self.nb[3] == self.nb[2] * self.ne[2]
+    }
+}
+
+/// f32 row `r` of a tensor whose rows are contiguous f32.
+pub(crate) fn row_f32<'a>(data: &'a [u8], l: &Layout, i1: usize, i2: usize, i3: usize) -> &'a [f32] {
+    let off = l.row_offset(i1, i2, i3);
+    crate::tensor::f32s(&data[off..off + l.ne[0] * 4])
+}
+
+/// Convert f32 to bf16 the way ggml does (`GGML_FP32_TO_BF16`): round to nearest even, NaN
+/// kept as a quiet NaN.
+pub fn f32_to_bf16(x: f32) -> half::bf16 {
+    let u = x.to_bits();
+    if (u & 0x7fff_ffff) > 0x7f80_0000 {
+        return half::bf16::from_bits(((u >> 16) | 64) as u16);
+    }
+    half::bf16::from_bits(((u + (0x7fff + ((u >> 16) & 1))) >> 16) as u16)
+}

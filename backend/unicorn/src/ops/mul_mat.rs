@@ -1,0 +1,100 @@
+//! MUL_MAT: dst[i01, i11, i12, i13] = dot(src0 row (i01, i12/r2, i13/r3), src1 row (i11, i12, i13)).
+//!
+//! src0 (the weight) in F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q5_K or Q6_K with contiguous
+//! rows; src1 F32 with contiguous rows (any row strides, broadcast over dims 2 and 3);
+//! dst F32, dense.
+//!
+//! Numerics follow ggml-cpu: each src1 row is first converted to the weight type's
+//! activation format (f16, bf16, q8_0 or q8_K), then dotted with integer arithmetic for the
+//! quantized formats (`quants::vec_dot`).
+use rayon::prelude::*;
+
+use super::Layout;
+use crate::quants;
+use crate::tensor::{f32s, f32s_mut, Tensor};
+use ggml_sys::ggml_type as ty;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Args {
+    pub weight_type: u32,
+    pub src0: Layout,
+    pub src1: Layout,
+    pub dst: Layout,
+}
+
+pub fn select(node: &Tensor) -> Option<Args> {
+    let (w, x) = (node.src(0)?, node.src(1)?);
+    let fmt = quants::format(w.dtype())?;
+    if x.dtype() != ty::GGML_TYPE_F32 || node.dtype() != ty::GGML_TYPE_F32 {
+        return None;
+    }
+    let (wn, xn, dn) = (w.ne(), x.ne(), node.ne());
+    if wn[0] != xn[0] || wn[0] % fmt.block_elems != 0 || !w.rows_contiguous() || x.nb()[0] != 4 {
+        return None;
+    }
+    if wn[2] == 0 || wn[3] == 0 || xn[2] % wn[2] != 0 || xn[3] % wn[3] != 0 {
+        return None;
+    }
+    if dn != [wn[1], xn[1], xn[2], xn[3]] || !Layout::of(node).is_dense(4) {
+        return None;
+    }
+    Some(Args { weight_type: w.dtype(), src0: Layout::of(&w), src1: Layout::of(&x), dst: Layout::of(node) })
+}
+
+/// Output rows computed per task: enough work per task, enough tasks for the threads.
+const TILE: usize = 16;
+
+pub fn run(a: &Args, node: &Tensor) {
+    let (w, x) = (node.src_data(0), node.src_data(1));
+    let dst = f32s_mut(node.data_mut());
+    let [k, n_rows, ..] = a.src0.ne;
+    let n_act = a.src1.nrows();
+    let act_bytes = quants::activation_row_bytes(a.weight_type, k);
+    let w_row_bytes = quants::format(a.weight_type).map_or(0, |f| k / f.block_elems * f.block_bytes);
+
+    // 1. Every src1 row in the weight type's activation format, once.
+    let mut act = vec![0u8; n_act * act_bytes];
+    act.par_chunks_mut(act_bytes.max(1)).enumerate().for_each(|(r, out)| {
+        let (i1, i2, i3) = a.src1.row_index(r);
+        let off = a.src1.row_offset(i1, i2, i3);
+        quants::quantize_activation_row(a.weight_type, f32s(&x[off..off + k * 4]), out);
+    });
+
+    // 2. Tasks own TILE weight rows and compute them against every activation row, so each
+    //    weight tile is read from memory once (prefill) and tasks stay small (decode).
+    let (r2, r3) = (a.src1.ne[2] / a.src0.ne[2], a.src1.ne[3] / a.src0.ne[3]);
+    let out = DisjointRows::new(dst);
+    (0..n_rows.div_ceil(TILE)).into_par_iter().for_each(|t| {
+        let rows = t * TILE..((t + 1) * TILE).min(n_rows);
+        for col in 0..n_act {
+            let (_, i12, i13) = a.src1.row_index(col);
+            let arow = &act[col * act_bytes..(col + 1) * act_bytes];
+            for r in rows.clone() {
+                let off = a.src0.row_offset(r, i12 / r2, i13 / r3);
+                let v = quants::vec_dot(a.weight_type, k, &w[off..off + w_row_bytes], arow);
+                out.write(col * n_rows + r, v);
+            }
+        }
+    });
+}
+
+/// dst shared between tasks that write disjoint element sets (task t writes rows of tile t
+/// in every column).
+struct DisjointRows {
+    ptr: *mut f32,
+    len: usize,
+}
+// SAFETY: tasks write disjoint indices (see `run`), and nothing reads dst meanwhile.
+unsafe impl Sync for DisjointRows {}
+
+impl DisjointRows {
+    fn new(dst: &mut [f32]) -> Self {
+        DisjointRows { ptr: dst.as_mut_ptr(), len: dst.len() }
+    }
+    fn write(&self, i: usize, v: f32) {
+        assert!(i < self.len);
+        // SAFETY: in bounds (checked), and each index is written by exactly one task.
+        unsafe { self.ptr.add(i).write(v) }
+    }
+}

@@ -1,0 +1,110 @@
+//! UNARY: element-wise activations. F32. GELU reproduces ggml-cpu's f16 lookup table (the
+//! input is rounded to f16 and the tabulated result is an f16), so the emulated iGPU and the
+//! CPU backend agree to the bit on Gemma's activations.
+use half::f16;
+use rayon::prelude::*;
+
+use super::Layout;
+use crate::tensor::{f32s_mut, Tensor};
+use ggml_sys::{ggml_type as ty, ggml_unary_op as u};
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Args {
+    pub src: Layout,
+    pub op: u32,
+}
+
+const SUPPORTED: &[u32] = &[
+    u::GGML_UNARY_OP_GELU,
+    u::GGML_UNARY_OP_GELU_ERF,
+    u::GGML_UNARY_OP_GELU_QUICK,
+    u::GGML_UNARY_OP_SILU,
+    u::GGML_UNARY_OP_RELU,
+    u::GGML_UNARY_OP_TANH,
+    u::GGML_UNARY_OP_SIGMOID,
+    u::GGML_UNARY_OP_NEG,
+];
+
+pub fn select(node: &Tensor) -> Option<Args> {
+    let x = node.src(0)?;
+    let op = node.op_param_i32(0) as u32;
+    if !SUPPORTED.contains(&op) || x.dtype() != ty::GGML_TYPE_F32 || node.dtype() != ty::GGML_TYPE_F32 {
+        return None;
+    }
+    if x.nb()[0] != 4 || !node.same_shape(&x) || !Layout::of(node).is_dense(4) {
+        return None;
+    }
+    Some(Args { src: Layout::of(&x), op })
+}
+
+const GELU_COEF_A: f32 = 0.044715;
+const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+const SQRT_2_INV: f32 = std::f32::consts::FRAC_1_SQRT_2;
+const GELU_QUICK_COEF: f32 = -1.702;
+
+pub fn gelu_exact(x: f32) -> f32 {
+    0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (1.0 + GELU_COEF_A * x * x)).tanh())
+}
+
+/// GELU (tanh form) as ggml-cpu computes it: through an f16 table for |x| < 10.
+pub fn gelu(x: f32) -> f32 {
+    if x <= -10.0 {
+        0.0
+    } else if x >= 10.0 {
+        x
+    } else {
+        f16::from_f32(gelu_exact(f16::from_f32(x).to_f32())).to_f32()
+    }
+}
+
+pub fn gelu_erf(x: f32) -> f32 {
+    0.5 * x * (1.0 + libm::erff(x * SQRT_2_INV))
+}
+
+pub fn gelu_quick(x: f32) -> f32 {
+    x * (1.0 / (1.0 + (GELU_QUICK_COEF * x).exp()))
+}
+
+pub fn silu(x: f32) -> f32 {
+    x / (1.0 + (-x).exp())
+}
+
+pub fn apply(op: u32, x: f32) -> f32 {
+    match op {
+        u::GGML_UNARY_OP_GELU => gelu(x),
+        u::GGML_UNARY_OP_GELU_ERF => gelu_erf(x),
+        u::GGML_UNARY_OP_GELU_QUICK => gelu_quick(x),
+        u::GGML_UNARY_OP_SILU => silu(x),
+        u::GGML_UNARY_OP_RELU => x.max(0.0),
+        u::GGML_UNARY_OP_TANH => x.tanh(),
+        u::GGML_UNARY_OP_SIGMOID => 1.0 / (1.0 + (-x).exp()),
+        u::GGML_UNARY_OP_NEG => -x,
+        _ => f32::NAN,
+    }
+}
+
+pub fn run(a: &Args, node: &Tensor) {
+    let x = node.src_data(0);
+    let dst = f32s_mut(node.data_mut());
+    dst.par_chunks_mut(a.src.ne[0]).enumerate().for_each(|(r, out)| {
+        let (i1, i2, i3) = a.src.row_index(r);
+        let src = super::row_f32(&x, &a.src, i1, i2, i3);
+        out.iter_mut().zip(src).for_each(|(o, &v)| *o = apply(a.op, v));
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gelu_known_values() {
+        assert_eq!(gelu(0.0), 0.0);
+        assert_eq!(gelu(-20.0), 0.0);
+        assert_eq!(gelu(20.0), 20.0);
+        // gelu(1) = 0.8411920 (tanh form); the table rounds to f16 (step 2^-11 near 0.84).
+        assert!((gelu(1.0) - 0.841_192).abs() < 5e-4);
+        assert!((gelu_erf(1.0) - 0.841_344_7).abs() < 1e-6);
+    }
+}

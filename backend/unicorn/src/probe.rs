@@ -1,0 +1,43 @@
+//! Looks for the Phoenix hardware: the XDNA NPU (amdxdna driver) and a gfx1103 GPU agent.
+use std::fs;
+use std::path::Path;
+
+#[derive(Debug, Default)]
+pub struct Hardware {
+    pub npu: Option<String>,
+    pub igpu: Option<String>,
+}
+
+pub fn probe() -> Hardware {
+    let mut hw = Hardware::default();
+    if let Ok(entries) = fs::read_dir("/sys/class/accel") {
+        for e in entries.flatten() {
+            let driver = fs::read_link(e.path().join("device/driver")).ok();
+            if driver.as_deref().and_then(Path::file_name).is_some_and(|d| d == "amdxdna") {
+                hw.npu = Some(format!("/dev/accel/{}", e.file_name().to_string_lossy()));
+            }
+        }
+    }
+    if let Ok(nodes) = fs::read_dir("/sys/class/kfd/kfd/topology/nodes") {
+        for n in nodes.flatten() {
+            let props = fs::read_to_string(n.path().join("properties")).unwrap_or_default();
+            if props.lines().any(|l| l.trim() == "gfx_target_version 110003") {
+                hw.igpu = Some(format!("kfd node {}", n.file_name().to_string_lossy()));
+            }
+        }
+    }
+    hw
+}
+
+/// (available, total) host memory in bytes, from /proc/meminfo.
+pub fn host_memory() -> (usize, usize) {
+    let text = fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let field = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<usize>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("MemAvailable:"), field("MemTotal:"))
+}

@@ -1,0 +1,351 @@
+"""Fixtures and helpers for the Unicorn integration tests.
+
+Layout assumed (see scripts/setup-llama.sh): the pinned, patched llama.cpp tools and
+libggml-unicorn.so side by side in <repo>/build/bin; the test model comes from
+scripts/fetch-model.sh.
+
+Environment rule: a CPU-baseline run must NOT have UNICORN_EMULATE in its environment (without
+Phoenix hardware the plugin then registers no device, so nothing of Unicorn joins the baseline's
+scheduler); a Unicorn run sets UNICORN_EMULATE=1 (both Unicorn devices are CPU-backed
+emulations). `run_tool(..., unicorn=...)` and the `llama_server` fixture do exactly that.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = REPO / "build" / "bin"
+PLUGIN = BIN / "libggml-unicorn.so"
+DATA = REPO / "tests" / "data"
+CACHE = Path(os.environ.get("UNICORN_CACHE", Path.home() / ".cache" / "unicorn"))
+
+TOOLS = ["llama-server", "llama-cli", "llama-completion", "llama-bench", "llama-perplexity", "llama-quantize"]
+
+NPU = "UNICORN_NPU0"  # ACCEL device: FLASH_ATTN_EXT
+IGPU = "UNICORN_IGPU0"  # IGPU device: model layers, MUL_MAT and the rest
+
+THREADS = ["-t", "2"]
+# Plain logs for the common tools (completion, cli, server, perplexity); -fit off keeps llama.cpp
+# from adjusting unset parameters per device, so both sides of a comparison get the same ones.
+COMMON = THREADS + ["-fit", "off", "--log-colors", "off", "--no-log-prefix", "--no-log-timestamps"]
+# --backend unicorn = model on UNICORN_IGPU0, all layers offloaded, flash attention on, the
+# backend's KV cache type (BF16). The CPU baseline must match everything but the devices.
+UNICORN_ARGS = ["--backend", "unicorn"]
+CPU_ARGS = ["-ngl", "0", "-fa", "on", "-ctk", "bf16", "-ctv", "bf16", "-dev", "none"]
+EXPECTED_KV_TYPE = "bf16"
+
+PLUGIN_MISSING = (
+    f"libggml-unicorn.so not found in build/bin ({PLUGIN}); build the backend and copy it next to "
+    "the llama.cpp tools"
+)
+
+
+# --------------------------------------------------------------------------------------------
+# running tools
+
+
+@dataclass
+class Result:
+    cmd: list[str]
+    rc: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def output(self) -> str:
+        """stdout then stderr (not interleaved)."""
+        return self.stdout + self.stderr
+
+    def tail(self, n: int = 60) -> str:
+        return "\n".join(self.output.splitlines()[-n:])
+
+
+def _uses_unicorn_backend(args: list[str]) -> bool:
+    return any(a == "--backend" and i + 1 < len(args) and args[i + 1].lower() == "unicorn" for i, a in enumerate(args))
+
+
+def require_plugin() -> None:
+    if not PLUGIN.is_file():
+        pytest.fail(PLUGIN_MISSING, pytrace=False)
+
+
+def tool_env(unicorn: bool, extra: dict | None = None) -> dict:
+    env = dict(os.environ)
+    env.pop("UNICORN_EMULATE", None)
+    env.pop("GGML_SCHED_DEBUG", None)
+    env.pop("LLAMA_ARG_BACKEND", None)
+    if unicorn:
+        env["UNICORN_EMULATE"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def _describe_rc(rc: int) -> str:
+    if rc < 0:
+        try:
+            return f"killed by signal {signal.Signals(-rc).name}"
+        except ValueError:
+            return f"killed by signal {-rc}"
+    return f"exit {rc}"
+
+
+def run_tool(tool: str, args: list[str], unicorn: bool, timeout: float, env: dict | None = None,
+             cwd: Path | None = None) -> Result:
+    """Run build/bin/<tool> with `args`; UNICORN_EMULATE=1 if `unicorn`, else unset.
+
+    Captures stdout/stderr. Fails the test (pytest.fail) when the tool runs past `timeout`
+    seconds (its process group is killed) or dies by a signal. A non-zero exit is returned to
+    the caller (some tests expect one). A run through the Unicorn backend (unicorn=True or
+    `--backend unicorn`) first fails if libggml-unicorn.so is missing."""
+    exe = BIN / tool
+    if not exe.is_file():
+        pytest.fail(f"{tool} not found in {BIN}; run scripts/setup-llama.sh", pytrace=False)
+    if unicorn or _uses_unicorn_backend(args):
+        require_plugin()
+    cmd = [str(exe)] + [str(a) for a in args]
+    envd = tool_env(unicorn, env)
+    shown = ("UNICORN_EMULATE=1 " if unicorn else "") + "".join(f"{k}={v} " for k, v in (env or {}).items())
+    print(f"$ {shown}{shlex.join([tool] + cmd[1:])}", flush=True)
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=envd, cwd=str(cwd or REPO), start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        res = Result(cmd, proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"),
+                     time.monotonic() - t0)
+        pytest.fail(f"{tool} timed out after {timeout:.0f} s and was killed:\n{shlex.join(cmd)}\n"
+                    f"--- last output ---\n{res.tail()}", pytrace=False)
+    res = Result(cmd, proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"),
+                 time.monotonic() - t0)
+    print(f"  -> {_describe_rc(res.rc)} in {res.seconds:.1f} s", flush=True)
+    if res.rc < 0:
+        pytest.fail(f"{tool} {_describe_rc(res.rc)}:\n{shlex.join(cmd)}\n--- last output ---\n{res.tail()}",
+                    pytrace=False)
+    return res
+
+
+def check_ok(res: Result) -> Result:
+    """Fail unless the run exited 0."""
+    if res.rc != 0:
+        pytest.fail(f"{Path(res.cmd[0]).name} {_describe_rc(res.rc)}:\n{shlex.join(res.cmd)}\n"
+                    f"--- last output ---\n{res.tail()}", pytrace=False)
+    return res
+
+
+_SELECTION = re.compile(r"backend (\S+): model devices: ([^;]*); accelerators[^:]*: ([^;]*);.*?KV cache type: (\S+)")
+
+
+def check_unicorn_selected(log: str) -> None:
+    """The --backend patch logs its choice; check that it is the one the baseline assumes:
+    model device UNICORN_IGPU0, accelerator UNICORN_NPU0, KV cache type BF16."""
+    m = _SELECTION.search(log)
+    assert m, "no '--backend' selection line ('backend Unicorn: model devices: ...') in the log"
+    name, devs, accels, kv = m.groups()
+    print(f"selected: backend {name}; model devices {devs}; accelerators {accels}; KV {kv}")
+    assert name.lower() == "unicorn", m.group(0)
+    assert IGPU in devs, m.group(0)
+    assert NPU in accels, m.group(0)
+    assert kv == EXPECTED_KV_TYPE, (
+        f"the Unicorn backend asks for KV type {kv}, the CPU baseline uses {EXPECTED_KV_TYPE}: {m.group(0)}")
+
+
+# --------------------------------------------------------------------------------------------
+# llama-server
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LlamaServer:
+    """llama-server on 127.0.0.1:<free port>, output to a log file; stop() always kills it."""
+
+    def __init__(self, model: Path, args: list[str], unicorn: bool, log_path: Path, env: dict | None = None):
+        self.model, self.args, self.unicorn, self.log_path, self.env = model, args, unicorn, log_path, env
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+        self.stopped_rc: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, n: int = 60) -> str:
+        return "\n".join(self.log().splitlines()[-n:])
+
+    def start(self, timeout: float = 180) -> "LlamaServer":
+        exe = BIN / "llama-server"
+        if not exe.is_file():
+            pytest.fail(f"llama-server not found in {BIN}; run scripts/setup-llama.sh", pytrace=False)
+        if self.unicorn or _uses_unicorn_backend(self.args):
+            require_plugin()
+        for attempt in range(3):
+            self.port = free_port()
+            cmd = [str(exe), "-m", str(self.model), "--host", "127.0.0.1", "--port", str(self.port)] + self.args
+            shown = ("UNICORN_EMULATE=1 " if self.unicorn else "") + "".join(f"{k}={v} " for k, v in (self.env or {}).items())
+            print(f"$ {shown}{shlex.join(['llama-server'] + cmd[1:])}  (log: {self.log_path})", flush=True)
+            with open(self.log_path, "wb") as logf:
+                self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                                             env=tool_env(self.unicorn, self.env), cwd=str(REPO),
+                                             start_new_session=True)
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < timeout:
+                rc = self.proc.poll()
+                if rc is not None:
+                    break
+                try:
+                    if requests.get(self.url + "/health", timeout=2).status_code == 200:
+                        print(f"  server up on port {self.port} after {time.monotonic() - t0:.1f} s", flush=True)
+                        return self
+                except requests.RequestException:
+                    pass
+                time.sleep(0.25)
+            else:
+                self.stop()
+                pytest.fail(f"llama-server not healthy after {timeout:.0f} s\n--- log tail ---\n{self.log_tail()}",
+                            pytrace=False)
+            # exited early: a port race is retried, anything else fails
+            log = self.log()
+            if rc >= 0 and re.search(r"bind|address already in use", log, re.I) and attempt < 2:
+                continue
+            pytest.fail(f"llama-server {_describe_rc(rc)} during start-up\n--- log tail ---\n{self.log_tail()}",
+                        pytrace=False)
+        raise AssertionError("unreachable")
+
+    def _check_alive(self, what: str, exc: Exception | None = None):
+        rc = self.proc.poll() if self.proc else None
+        if rc is not None:
+            pytest.fail(f"llama-server {_describe_rc(rc)} during {what}\n--- log tail ---\n{self.log_tail()}",
+                        pytrace=False)
+        if exc is not None:
+            pytest.fail(f"request {what} failed: {exc}\n--- log tail ---\n{self.log_tail()}", pytrace=False)
+
+    def get(self, path: str, timeout: float = 30) -> requests.Response:
+        try:
+            return requests.get(self.url + path, timeout=timeout)
+        except requests.RequestException as e:
+            self._check_alive(f"GET {path}", e)
+
+    def post(self, path: str, body: dict, timeout: float = 300) -> dict:
+        """POST JSON; fail unless the answer is 200 with a JSON body."""
+        try:
+            r = requests.post(self.url + path, json=body, timeout=timeout)
+        except requests.RequestException as e:
+            self._check_alive(f"POST {path}", e)
+        if r.status_code != 200:
+            self._check_alive(f"POST {path}")
+            pytest.fail(f"POST {path} -> HTTP {r.status_code}: {r.text[:2000]}\n--- log tail ---\n{self.log_tail()}",
+                        pytrace=False)
+        return r.json()
+
+    def stop(self) -> int | None:
+        """SIGTERM, then SIGKILL after 20 s. Returns the exit status (negative: signal)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            except ProcessLookupError:
+                pass
+        self.stopped_rc = self.proc.returncode
+        return self.stopped_rc
+
+
+# --------------------------------------------------------------------------------------------
+# fixtures
+
+
+@pytest.fixture(scope="session")
+def bin_dir() -> Path:
+    """build/bin with the llama.cpp tools (fails if the build is missing)."""
+    missing = [t for t in TOOLS if not (BIN / t).is_file()]
+    if missing:
+        pytest.fail(f"llama.cpp tools missing from {BIN}: {', '.join(missing)}; run scripts/setup-llama.sh",
+                    pytrace=False)
+    return BIN
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    """Gemma 3 270M Q4_K_M, fetched/verified by scripts/fetch-model.sh (prints the path last)."""
+    r = subprocess.run(["bash", str(REPO / "scripts" / "fetch-model.sh")], capture_output=True, text=True,
+                       timeout=1800)
+    if r.returncode != 0:
+        pytest.fail(f"scripts/fetch-model.sh failed (exit {r.returncode}):\n{r.stderr[-3000:]}", pytrace=False)
+    path = Path(r.stdout.strip().splitlines()[-1])
+    assert path.is_file(), f"fetch-model.sh printed {path}, which is not a file"
+    return path
+
+
+@pytest.fixture(scope="session")
+def iq4nl_model_path(model_path: Path, bin_dir: Path) -> Path:
+    """The test model requantized (--allow-requantize --pure) to IQ4_NL, a weight type no Unicorn
+    device supports. Cached next to the model, keyed by nothing but its name: delete it to redo."""
+    out = model_path.parent / "gemma-3-270m-iq4_nl-pure.gguf"
+    if out.is_file():
+        return out
+    tmp = out.with_suffix(f".tmp{os.getpid()}.gguf")
+    try:
+        res = run_tool("llama-quantize", ["--allow-requantize", "--pure", model_path, tmp, "IQ4_NL", "2"],
+                       unicorn=False, timeout=600)
+        check_ok(res)
+        tmp.rename(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
+@pytest.fixture
+def run(bin_dir):
+    """run(tool, args, unicorn, timeout) -> Result (see run_tool)."""
+
+    def _run(tool: str, args: list, unicorn: bool, timeout: float = 300, env: dict | None = None) -> Result:
+        return run_tool(tool, [str(a) for a in args], unicorn, timeout, env)
+
+    return _run
+
+
+@pytest.fixture
+def llama_server(bin_dir, tmp_path):
+    """Factory: llama_server(model, args, unicorn, env=None, name=...) -> started LlamaServer.
+    Every server started through it is stopped at teardown, whatever the test outcome."""
+    servers: list[LlamaServer] = []
+
+    def _start(model: Path, args: list, unicorn: bool, env: dict | None = None, name: str | None = None,
+               timeout: float = 180) -> LlamaServer:
+        name = name or f"server{len(servers)}-{'unicorn' if unicorn else 'cpu'}"
+        srv = LlamaServer(model, [str(a) for a in args], unicorn, tmp_path / f"{name}.log", env)
+        servers.append(srv)
+        return srv.start(timeout)
+
+    yield _start
+    for srv in servers:
+        srv.stop()
