@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from sched_debug import PLAIN_LOG_ARGS
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / "build" / "bin"
 PLUGIN = BIN / "libggml-unicorn.so"
@@ -39,7 +41,7 @@ IGPU = "UNICORN_IGPU0"  # IGPU device: model layers, MUL_MAT and the rest
 THREADS = ["-t", "2"]
 # Plain logs for the common tools (completion, cli, server, perplexity); -fit off keeps llama.cpp
 # from adjusting unset parameters per device, so both sides of a comparison get the same ones.
-COMMON = THREADS + ["-fit", "off", "--log-colors", "off", "--no-log-prefix", "--no-log-timestamps"]
+COMMON = THREADS + ["-fit", "off"] + PLAIN_LOG_ARGS
 # --backend unicorn = model on UNICORN_IGPU0, all layers offloaded, flash attention on, the
 # backend's KV cache type (BF16). The CPU baseline must match everything but the devices.
 UNICORN_ARGS = ["--backend", "unicorn"]
@@ -69,8 +71,23 @@ class Result:
         """stdout then stderr (not interleaved)."""
         return self.stdout + self.stderr
 
-    def tail(self, n: int = 60) -> str:
-        return "\n".join(self.output.splitlines()[-n:])
+    def tail(self, n: int = 40) -> str:
+        return key_lines(self.output) + "\n".join(self.output.splitlines()[-n:])
+
+
+_KEY = re.compile(r"error|panicked|failed|abort|assert|exception", re.I)
+
+
+def key_lines(text: str, n: int = 12) -> str:
+    """The first n distinct error-looking lines of a log, as a block for failure messages."""
+    seen: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if _KEY.search(line) and line not in seen:
+            seen.append(line)
+            if len(seen) == n:
+                break
+    return ("--- error lines ---\n" + "\n".join(seen) + "\n--- last lines ---\n") if seen else ""
 
 
 def _uses_unicorn_backend(args: list[str]) -> bool:
@@ -86,7 +103,8 @@ def tool_env(unicorn: bool, extra: dict | None = None) -> dict:
     env = dict(os.environ)
     env.pop("UNICORN_EMULATE", None)
     env.pop("GGML_SCHED_DEBUG", None)
-    env.pop("LLAMA_ARG_BACKEND", None)
+    for k in [k for k in env if k.startswith("LLAMA_ARG_")]:  # settings must come from the args
+        del env[k]
     if unicorn:
         env["UNICORN_EMULATE"] = "1"
     env.update(extra or {})
@@ -194,8 +212,9 @@ class LlamaServer:
         except FileNotFoundError:
             return ""
 
-    def log_tail(self, n: int = 60) -> str:
-        return "\n".join(self.log().splitlines()[-n:])
+    def log_tail(self, n: int = 40) -> str:
+        log = self.log()
+        return key_lines(log) + "\n".join(log.splitlines()[-n:])
 
     def start(self, timeout: float = 180) -> "LlamaServer":
         exe = BIN / "llama-server"

@@ -30,8 +30,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 # Arguments for the common tools (completion, cli, server, perplexity) and the environment that
-# make them print the dump.
-SCHED_DEBUG_ARGS = ["-lv", "5", "--no-log-prefix", "--no-log-timestamps", "--log-colors", "off"]
+# make them print the dump: PLAIN_LOG_ARGS + SCHED_DEBUG_ARGS, env SCHED_DEBUG_ENV.
+PLAIN_LOG_ARGS = ["--no-log-prefix", "--no-log-timestamps", "--log-colors", "off"]
+SCHED_DEBUG_ARGS = ["-lv", "5"]
 SCHED_DEBUG_ENV = {"GGML_SCHED_DEBUG": "2"}
 
 # ggml_op_desc() cut to 10 characters -> the full op name, where the cut makes it ambiguous-looking.

@@ -11,6 +11,9 @@ pub struct Device {
     pub name: CString,
     pub description: CString,
     pub engine: Box<dyn Engine>,
+    /// Op names (as ggml prints them, e.g. `MUL_MAT`) this device leaves to other backends:
+    /// `UNICORN_DISABLE_OPS=FLASH_ATTN_EXT,ROPE`.
+    pub disabled_ops: Vec<String>,
 }
 
 impl Device {
@@ -29,6 +32,12 @@ impl Device {
             name: CString::new(name).unwrap_or_default(),
             description: CString::new(format!("{what}, {how}")).unwrap_or_default(),
             engine,
+            disabled_ops: std::env::var("UNICORN_DISABLE_OPS")
+                .unwrap_or_default()
+                .split(',')
+                .map(|s| s.trim().to_uppercase())
+                .filter(|s| !s.is_empty())
+                .collect(),
         }
     }
 
@@ -47,7 +56,11 @@ impl Device {
     }
 
     pub fn supports_op(&self, node: &Tensor) -> bool {
-        is_empty_op(node.op()) || self.engine.select(node).is_some()
+        if is_empty_op(node.op()) {
+            return true;
+        }
+        let disabled = !self.disabled_ops.is_empty() && self.disabled_ops.iter().any(|d| d == crate::tensor::op_name(node));
+        !disabled && self.engine.select(node).is_some()
     }
 }
 

@@ -162,10 +162,17 @@ pub fn op_name(t: &Tensor) -> &'static str {
     unsafe { CStr::from_ptr(sys::ggml_op_desc(t.as_ptr())) }.to_str().unwrap_or("?")
 }
 
-/// Reinterpret bytes as f32 (ggml f32 data is 4-byte aligned).
+/// Reinterpret bytes as f32 (ggml f32 data is 4-byte aligned; an empty tensor may have no
+/// data pointer at all).
 pub fn f32s(b: &[u8]) -> &[f32] {
+    if b.is_empty() {
+        return &[];
+    }
     bytemuck::cast_slice(b)
 }
 pub fn f32s_mut(b: &mut [u8]) -> &mut [f32] {
+    if b.is_empty() {
+        return &mut [];
+    }
     bytemuck::cast_slice_mut(b)
 }

@@ -10,7 +10,8 @@
 use half::{bf16, f16};
 use rayon::prelude::*;
 
-use super::{f32_to_bf16, Layout};
+use super::Layout;
+use crate::quants;
 use crate::tensor::{f32s, f32s_mut, Tensor};
 use ggml_sys::ggml_type as ty;
 
@@ -116,47 +117,26 @@ pub fn alibi_slope(max_bias: f32, n_head: usize, h: usize) -> f32 {
     }
 }
 
-/// A query row rounded to K's type, ready for dot products with K rows.
-enum QRow {
-    F32(Vec<f32>),
-    F16(Vec<f16>),
-    Bf16(Vec<bf16>),
-}
-
-impl QRow {
-    fn new(q: &[f32], kv: KvType) -> Self {
-        match kv {
-            KvType::F32 => QRow::F32(q.to_vec()),
-            KvType::F16 => QRow::F16(q.iter().map(|&x| f16::from_f32(x)).collect()),
-            KvType::Bf16 => QRow::Bf16(q.iter().map(|&x| f32_to_bf16(x)).collect()),
-        }
-    }
-    fn dot(&self, k: &[u8]) -> f32 {
-        match self {
-            QRow::F32(q) => q.iter().zip(f32s(k)).map(|(a, b)| a * b).sum(),
-            QRow::F16(q) => {
-                let k: &[f16] = bytemuck::cast_slice(k);
-                q.iter().zip(k).map(|(a, b)| a.to_f32() * b.to_f32()).sum()
-            }
-            QRow::Bf16(q) => {
-                let k: &[bf16] = bytemuck::cast_slice(k);
-                q.iter().zip(k).map(|(a, b)| a.to_f32() * b.to_f32()).sum()
-            }
-        }
+/// ggml type id of the KV cache type (the weight type for `quants::vec_dot`).
+fn type_id(kv: KvType) -> u32 {
+    match kv {
+        KvType::F32 => ty::GGML_TYPE_F32,
+        KvType::F16 => ty::GGML_TYPE_F16,
+        KvType::Bf16 => ty::GGML_TYPE_BF16,
     }
 }
 
-/// acc += v * s, with v a row of the KV type.
+/// acc = v * s + acc (fused, as `ggml_vec_mad_f32`), with v a row of the KV type.
 fn mad(acc: &mut [f32], v: &[u8], s: f32, kv: KvType) {
     match kv {
-        KvType::F32 => acc.iter_mut().zip(f32s(v)).for_each(|(a, x)| *a += x * s),
+        KvType::F32 => acc.iter_mut().zip(f32s(v)).for_each(|(a, x)| *a = x.mul_add(s, *a)),
         KvType::F16 => {
             let v: &[f16] = bytemuck::cast_slice(v);
-            acc.iter_mut().zip(v).for_each(|(a, x)| *a += x.to_f32() * s)
+            acc.iter_mut().zip(v).for_each(|(a, x)| *a = x.to_f32().mul_add(s, *a))
         }
         KvType::Bf16 => {
             let v: &[bf16] = bytemuck::cast_slice(v);
-            acc.iter_mut().zip(v).for_each(|(a, x)| *a += x.to_f32() * s)
+            acc.iter_mut().zip(v).for_each(|(a, x)| *a = x.to_f32().mul_add(s, *a))
         }
     }
 }
@@ -182,7 +162,10 @@ pub fn run(a: &Args, node: &Tensor) {
         let iq3 = row / (n_head * n_q);
         let slope = alibi_slope(a.max_bias, n_head, h);
         let qoff = a.q.row_offset(iq1, h, iq3);
-        let qrow = QRow::new(f32s(&q[qoff..qoff + dk * 4]), a.kv_type);
+        // Q rounded to K's type once, then dotted with each K row as ggml-cpu does.
+        let kt = type_id(a.kv_type);
+        let mut qrow = vec![0u8; quants::activation_row_bytes(kt, dk)];
+        quants::quantize_activation_row(kt, f32s(&q[qoff..qoff + dk * 4]), &mut qrow);
         let mrow: Option<&[f16]> = a.mask.as_ref().map(|m| {
             let off = m.row_offset(iq1, h % m.ne[2], iq3 % m.ne[3]);
             bytemuck::cast_slice(&mask[off..off + n_kv * 2])
@@ -198,7 +181,7 @@ pub fn run(a: &Args, node: &Tensor) {
                 continue;
             }
             let koff = a.k.row_offset(ic, ik2, ik3);
-            let mut s = qrow.dot(&k[koff..koff + dk * esz]) * scale;
+            let mut s = quants::vec_dot(kt, dk, &k[koff..koff + dk * esz], &qrow) * scale;
             if a.logit_softcap != 0.0 {
                 s = a.logit_softcap * s.tanh();
             }
@@ -213,7 +196,7 @@ pub fn run(a: &Args, node: &Tensor) {
             }
             let voff = a.v.row_offset(ic, iv2, iv3);
             mad(&mut acc, &v[voff..voff + dv * esz], vs, a.kv_type);
-            sum = sum * ms + vs;
+            sum = sum.mul_add(ms, vs);
         }
         if let Some(sinks) = sinks {
             let s = sinks[h];
@@ -224,7 +207,7 @@ pub fn run(a: &Args, node: &Tensor) {
             } else {
                 vs = (s - m).exp();
             }
-            sum = sum * ms + vs;
+            sum = sum.mul_add(ms, vs);
         }
         let inv = if sum == 0.0 { 0.0 } else { 1.0 / sum };
         out.iter_mut().zip(&acc).for_each(|(o, x)| *o = x * inv);
@@ -245,11 +228,12 @@ mod tests {
     }
 
     #[test]
-    fn q_rounds_to_kv_type() {
-        let q = [1.0f32 + 1.0 / 512.0];
+    fn q_rounds_to_kv_type_before_the_dot() {
         // bf16 keeps 8 bits of mantissa: 1 + 2^-9 rounds to even (1.0).
-        let k = f32_to_bf16(1.0).to_bits().to_le_bytes();
-        assert_eq!(QRow::new(&q, KvType::Bf16).dot(&k), 1.0);
-        assert_eq!(QRow::new(&q, KvType::F32).dot(&1.0f32.to_le_bytes()), q[0]);
+        let kt = type_id(KvType::Bf16);
+        let mut q = vec![0u8; quants::activation_row_bytes(kt, 32)];
+        quants::quantize_activation_row(kt, &[1.0 + 1.0 / 512.0; 32], &mut q);
+        let k: Vec<u8> = (0..32).flat_map(|_| super::super::f32_to_bf16(1.0).to_bits().to_le_bytes()).collect();
+        assert_eq!(quants::vec_dot(kt, 32, &k, &q), 32.0);
     }
 }

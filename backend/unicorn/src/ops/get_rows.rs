@@ -37,7 +37,9 @@ pub fn run(a: &Args, node: &Tensor) {
     let ne0 = a.src.ne[0];
     let row_bytes = quants::format(a.src_type).map_or(0, |f| ne0 / f.block_elems * f.block_bytes);
     dst.par_chunks_mut(ne0).enumerate().for_each(|(r, out)| {
-        let (i10, i11, i12) = a.idx.row_index(r);
+        // dst row r is index element (i10, i11, i12) of the [ne10, ne11, ne12] index tensor.
+        let (ne10, ne11) = (a.idx.ne[0], a.idx.ne[1]);
+        let (i10, i11, i12) = (r % ne10, (r / ne10) % ne11, r / (ne10 * ne11));
         let io = i10 * a.idx.nb[0] + i11 * a.idx.nb[1] + i12 * a.idx.nb[2];
         let row = i32::from_le_bytes([idx[io], idx[io + 1], idx[io + 2], idx[io + 3]]);
         let off = a.src.row_offset(row.max(0) as usize, i11, i12);

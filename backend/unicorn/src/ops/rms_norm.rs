@@ -1,5 +1,5 @@
-//! RMS_NORM: y = x / sqrt(mean(x^2) + eps), per row. F32; the sum of squares is taken in
-//! f64 as ggml-cpu does.
+//! RMS_NORM: y = x / sqrt(mean(x^2) + eps), per row. F32; squares in f32 summed in f64, as
+//! ggml-cpu does.
 use rayon::prelude::*;
 
 use super::Layout;
@@ -25,7 +25,8 @@ pub fn select(node: &Tensor) -> Option<Args> {
 }
 
 pub fn rms_norm_row(x: &[f32], eps: f32, y: &mut [f32]) {
-    let sum: f64 = x.iter().map(|&v| (v as f64) * (v as f64)).sum();
+    // As ggml-cpu: square in f32, accumulate in f64.
+    let sum: f64 = x.iter().map(|&v| (v * v) as f64).sum();
     let mean = (sum / x.len() as f64) as f32;
     let scale = 1.0 / (mean + eps).sqrt();
     y.iter_mut().zip(x).for_each(|(o, &v)| *o = v * scale);

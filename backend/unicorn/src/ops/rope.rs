@@ -135,8 +135,9 @@ pub fn run(a: &Args, node: &Tensor) {
                 let (ic, pair) = if a.neox { (offs + i0 / 2, nd / 2) } else { (offs + i0, 1) };
                 let (c, s) = (cache[i0], cache[i0 + 1]);
                 let (x0, x1) = (src[ic], src[ic + pair]);
-                out[ic] = x0 * c - x1 * s;
-                out[ic + pair] = x0 * s + x1 * c;
+                // ggml-cpu is compiled with FP contraction: these are its two fused forms.
+                out[ic] = x0.mul_add(c, -(x1 * s));
+                out[ic + pair] = x0.mul_add(s, x1 * c);
             }
         },
     );

@@ -43,8 +43,9 @@ const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 const SQRT_2_INV: f32 = std::f32::consts::FRAC_1_SQRT_2;
 const GELU_QUICK_COEF: f32 = -1.702;
 
+/// The tanh form of GELU, with the multiply-add ggml-cpu's compiler fuses (`1 + a*x*x`).
 pub fn gelu_exact(x: f32) -> f32 {
-    0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (1.0 + GELU_COEF_A * x * x)).tanh())
+    0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (GELU_COEF_A * x).mul_add(x, 1.0)).tanh())
 }
 
 /// GELU (tanh form) as ggml-cpu computes it: through an f16 table for |x| < 10.

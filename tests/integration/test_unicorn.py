@@ -1,0 +1,319 @@
+"""Integration tests: the Unicorn ggml backend inside the pinned llama.cpp tools.
+
+Run: python3 -m pytest tests/integration -v        (records printed by the tests: add -s or see
+the "PASSES" section that pytest.ini asks for).
+
+On a machine without Phoenix hardware the Unicorn devices exist only with UNICORN_EMULATE=1,
+as CPU-backed emulations; the tests that run them say "emulated" in their names. The CPU
+baseline of every comparison runs WITHOUT UNICORN_EMULATE (so the NPU cannot join it) with the
+settings `--backend unicorn` implies: flash attention on and a BF16 KV cache
+(-ngl 0 -fa on -ctk bf16 -ctv bf16 -dev none). Budget: the whole file runs in a few minutes on a
+2-core machine with the emulated backend (small contexts, few prompts, -t 2).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+import pytest
+
+from conftest import (COMMON, CPU_ARGS, DATA, IGPU, NPU, UNICORN_ARGS, check_ok, check_unicorn_selected,
+                      free_port)
+from sched_debug import (SCHED_DEBUG_ARGS, SCHED_DEBUG_ENV, Graph, format_summary, inconsistent_nodes,
+                         parse_sched_debug)
+
+SERVER_ARGS = COMMON + ["-c", "1024", "-np", "1", "--no-webui", "-cram", "0"]
+# The GGUF carries no chat template; use llama.cpp's built-in Gemma one (legacy, non-jinja path).
+CHAT_ARGS = ["--no-jinja", "--chat-template", "gemma"]
+
+PROMPTS = [
+    "The three primary colors are",
+    "def fibonacci(n):\n",
+    "Once upon a time, in a village by the sea,",
+]
+
+
+def completion_tokens(srv, prompt: str, n: int) -> tuple[list[int], str]:
+    """Greedy completion of exactly n tokens through /completion; returns (token ids, text)."""
+    body = {"prompt": prompt, "n_predict": n, "temperature": 0, "return_tokens": True,
+            "cache_prompt": False, "ignore_eos": True}
+    res = srv.post("/completion", body)
+    assert "tokens" in res, f"/completion answered without 'tokens': {json.dumps(res)[:500]}"
+    return res["tokens"], res["content"]
+
+
+def first_difference(a: list, b: list) -> int:
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return i
+    return min(len(a), len(b)) if len(a) != len(b) else -1
+
+
+def distinct_summary(graphs: list[Graph], label: str) -> str:
+    counts = Counter(g.one_line() for g in graphs)
+    lines = [f"{label}: {len(graphs)} scheduled graphs, {len(counts)} distinct:"]
+    lines += [f"  {n} x {line}" for line, n in counts.items()]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. tokens
+
+
+def test_tokens_emulated(model_path, llama_server):
+    """Greedy generation through `--backend unicorn` (emulated NPU + IGPU) is token-exact.
+
+    One llama-server with --backend unicorn (UNICORN_EMULATE=1) and one CPU server (no
+    UNICORN_EMULATE; -ngl 0 -fa on -ctk bf16 -ctv bf16 -dev none). For each of 3 prompts,
+    POST /completion {"n_predict": 64, "temperature": 0, "return_tokens": true,
+    "cache_prompt": false, "ignore_eos": true}: the 64 token ids must be identical.
+    Also checks the --backend selection log: model device UNICORN_IGPU0, accelerator
+    UNICORN_NPU0, KV cache BF16 (what the baseline assumes)."""
+    uni = llama_server(model_path, SERVER_ARGS + UNICORN_ARGS, unicorn=True, name="unicorn")
+    check_unicorn_selected(uni.log())
+    cpu = llama_server(model_path, SERVER_ARGS + CPU_ARGS, unicorn=False, name="cpu")
+    failures = []
+    for prompt in PROMPTS:
+        toks_cpu, text_cpu = completion_tokens(cpu, prompt, 64)
+        toks_uni, text_uni = completion_tokens(uni, prompt, 64)
+        print(f"prompt {prompt!r}:\n  cpu     {toks_cpu[:12]} {text_cpu[:70]!r}\n  unicorn {toks_uni[:12]} {text_uni[:70]!r}")
+        assert len(toks_cpu) == 64, f"CPU server returned {len(toks_cpu)} tokens"
+        d = first_difference(toks_cpu, toks_uni)
+        if d >= 0:
+            failures.append(f"{prompt!r}: first difference at token {d}: cpu {toks_cpu[d:d + 8]} vs "
+                            f"unicorn {toks_uni[d:d + 8]}\n    cpu:     {text_cpu!r}\n    unicorn: {text_uni!r}")
+    assert not failures, "Unicorn tokens differ from the CPU backend's:\n" + "\n".join(failures)
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. placement
+
+
+def test_placement_emulated(model_path, run):
+    """Scheduler placement with `--backend unicorn` (emulated): every FLASH_ATTN_EXT node runs on
+    UNICORN_NPU0 and every FFN mat-mul (ffn_gate-N, ffn_up-N and the down projection, which
+    llama.cpp names ffn_out-N for Gemma 3; any MUL_MAT on a blk.N.ffn_* weight) on UNICORN_IGPU0,
+    in every graph the scheduler splits.
+
+    llama-completion -n 2 with GGML_SCHED_DEBUG=2 and -lv 5 --no-log-prefix --no-log-timestamps
+    (the dump is printed at debug log level); parsed by sched_debug.parse_sched_debug. Prints the
+    nodes per backend, the number of splits and of split inputs (= copies between backends)."""
+    res = check_ok(run("llama-completion",
+                       ["-m", model_path, "-p", "The capital of France is", "-n", 2, "-c", 256, "--temp", 0,
+                        "-no-cnv"] + COMMON + UNICORN_ARGS + SCHED_DEBUG_ARGS,
+                       unicorn=True, timeout=300, env=SCHED_DEBUG_ENV))
+    check_unicorn_selected(res.output)
+    graphs = parse_sched_debug(res.stderr + res.stdout)
+    assert graphs, f"no scheduler dump (## SPLIT / node lines) in the output:\n{res.tail()}"
+    print(distinct_summary(graphs, "placement (Q4_K_M, --backend unicorn)"))
+    print(format_summary(graphs[-1:], "last graph"))
+
+    assert not inconsistent_nodes(graphs), f"node lines disagree with their split's backend: {inconsistent_nodes(graphs)[:5]}"
+    bad_fa, bad_ffn, n_fa, n_ffn = [], [], 0, 0
+    for gi, g in enumerate(graphs):
+        for n in g.nodes:
+            if n.op == "FLASH_ATTN_EXT":
+                n_fa += 1
+                if n.backend != NPU:
+                    bad_fa.append(f"graph {gi} node #{n.index} {n.name} on {n.backend}")
+            elif n.is_ffn_matmul:
+                n_ffn += 1
+                if n.backend != IGPU:
+                    bad_ffn.append(f"graph {gi} node #{n.index} {n.name} on {n.backend}")
+    print(f"checked {n_fa} FLASH_ATTN_EXT nodes and {n_ffn} FFN mat-muls over {len(graphs)} graphs")
+    assert n_fa > 0, "no FLASH_ATTN_EXT node in the scheduler dump (flash attention off?)"
+    assert n_ffn > 0, "no FFN mat-mul found in the scheduler dump"
+    assert not bad_fa, f"{len(bad_fa)} FLASH_ATTN_EXT nodes not on {NPU}: {bad_fa[:10]}"
+    assert not bad_ffn, f"{len(bad_ffn)} FFN mat-muls not on {IGPU}: {bad_ffn[:10]}"
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. KL divergence
+
+KLD_MAX = 1e-4
+SAME_TOP_MIN = 99.5  # percent
+
+
+def test_kl_divergence_emulated(model_path, run, tmp_path):
+    """Token distributions through `--backend unicorn` (emulated) match the CPU backend's.
+
+    llama-perplexity on tests/data/fixed-text.txt (original prose, ~1,700 tokens) with -c 128
+    --chunks 8 (8 x 63 = 504 scored positions): the CPU run writes --kl-divergence-base, the
+    Unicorn run reads it with --kl-divergence. Bounds: mean KLD <= 1e-4 and "Same top p" >= 99.5 %
+    (at most 2 of the 504 positions may pick a different top token). CPU-vs-CPU gives a mean KLD of
+    about 1e-6 (the base file stores log-probabilities as 16-bit values)."""
+    base = tmp_path / "kld-base.bin"
+    ppl = ["-c", 128, "--chunks", 8] + COMMON
+    cpu = check_ok(run("llama-perplexity", ["-m", model_path, "-f", DATA / "fixed-text.txt",
+                                            "--kl-divergence-base", base] + ppl + CPU_ARGS,
+                       unicorn=False, timeout=300))
+    m = re.search(r"Final estimate: PPL = ([\d.]+)", cpu.output)
+    assert m and base.is_file() and base.stat().st_size > 0, f"CPU base run wrote no logits:\n{cpu.tail()}"
+    print(f"CPU PPL = {m.group(1)}")
+
+    uni = check_ok(run("llama-perplexity", ["-m", model_path, "--kl-divergence-base", base, "--kl-divergence"]
+                       + ppl + UNICORN_ARGS, unicorn=True, timeout=600))
+    check_unicorn_selected(uni.output)
+    kld = re.search(r"Mean\s+KLD:\s+(-?[\d.]+)\s+±\s+([\d.]+)", uni.output)
+    top = re.search(r"Same top p:\s+([\d.]+)\s+±\s+([\d.]+)\s*%", uni.output)
+    ppl_q = re.search(r"Mean PPL\(Q\)\s+:\s+([\d.]+)", uni.output)
+    assert kld and top, f"no KL divergence statistics in the output:\n{uni.tail()}"
+    mean_kld, same_top = float(kld.group(1)), float(top.group(1))
+    print(f"Unicorn vs CPU: mean KLD = {mean_kld:.6f} ± {kld.group(2)}; same top p = {same_top:.3f} ± "
+          f"{top.group(2)} %; PPL(Q) = {ppl_q.group(1) if ppl_q else '?'}")
+    assert mean_kld <= KLD_MAX, f"mean KLD {mean_kld} > {KLD_MAX}"
+    assert same_top >= SAME_TOP_MIN, f"same top p {same_top} % < {SAME_TOP_MIN} %"
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. server chat
+
+
+def test_server_chat_emulated(model_path, llama_server):
+    """llama-server --backend unicorn (emulated) serves: GET /health is 200 and
+    POST /v1/chat/completions (temperature 0, max_tokens 32, one short user question) answers
+    with exactly the content the CPU server gives. Both use the built-in Gemma chat template
+    (--no-jinja --chat-template gemma; the GGUF has none)."""
+    body = {"messages": [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}],
+            "temperature": 0, "max_tokens": 32}
+    answers = {}
+    for side, args, unicorn in (("unicorn", UNICORN_ARGS, True), ("cpu", CPU_ARGS, False)):
+        srv = llama_server(model_path, SERVER_ARGS + CHAT_ARGS + args, unicorn=unicorn, name=f"chat-{side}")
+        health = srv.get("/health")
+        assert health.status_code == 200, f"{side} /health -> {health.status_code} {health.text}"
+        res = srv.post("/v1/chat/completions", body)
+        msg = res["choices"][0]["message"]
+        answers[side] = msg.get("content")
+        print(f"{side}: {answers[side]!r} (usage {res.get('usage')})")
+        assert res["usage"]["completion_tokens"] > 0, f"{side}: empty answer"
+        srv.stop()
+    assert answers["unicorn"] == answers["cpu"]
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. llama-bench
+
+
+def parse_markdown_table(text: str) -> list[dict]:
+    rows = [l.strip() for l in text.splitlines() if l.strip().startswith("|")]
+    if len(rows) < 2:
+        return []
+    header = [c.strip() for c in rows[0].strip("|").split("|")]
+    out = []
+    for r in rows[1:]:
+        cells = [c.strip() for c in r.strip("|").split("|")]
+        if all(set(c) <= set("-: ") for c in cells):
+            continue
+        out.append(dict(zip(header, cells)))
+    return out
+
+
+def test_bench_emulated(model_path, run):
+    """`llama-bench --backend unicorn -p 32 -n 8 -r 1` (emulated) exits 0 and its two result rows
+    (pp32, tg8) name the Unicorn backend and device: backend column "Unicorn", dev column
+    UNICORN_IGPU0 (llama-bench shows the dev column because --backend sets a device list)."""
+    res = check_ok(run("llama-bench", ["-m", model_path, "--backend", "unicorn", "-p", 32, "-n", 8, "-r", 1,
+                                       "-t", 2], unicorn=True, timeout=300))
+    print(res.stdout)
+    rows = parse_markdown_table(res.stdout)
+    assert [r.get("test") for r in rows] == ["pp32", "tg8"], f"unexpected llama-bench rows: {rows}"
+    for r in rows:
+        assert r.get("backend", "").lower() == "unicorn", f"backend column is not Unicorn: {r}"
+        assert IGPU in r.get("dev", ""), f"no {IGPU} in the dev column: {r}"
+        assert float(r["t/s"].split()[0]) > 0, r
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. bad input
+
+LOAD_ERROR = re.compile(r"failed to load model|error loading model", re.I)
+
+
+@pytest.mark.parametrize("size", ["1MiB", "60pct"])
+def test_truncated_gguf_emulated(model_path, run, tmp_path, size):
+    """6a. A truncated GGUF through llama-server --backend unicorn (emulated): non-zero exit with a
+    load error message ("failed to load model" / "error loading model"), no death by signal, no
+    hang. 1MiB: cut inside the metadata; 60pct: complete header, tensor data cut ("data is not
+    within the file bounds").
+
+    llama-server, not llama-completion: the pinned llama.cpp never joins its asynchronous logger
+    (common_log_main() is leaked on purpose), and llama-completion returns from main() on a load
+    error without flushing it, so its last log lines - the error - are lost in about a third of
+    the runs when the plugin's worker threads are around. llama-server flushes before exiting."""
+    n = 1 << 20 if size == "1MiB" else model_path.stat().st_size * 6 // 10
+    bad = tmp_path / f"truncated-{size}.gguf"
+    with open(model_path, "rb") as src, open(bad, "wb") as dst:
+        dst.write(src.read(n))
+    res = run("llama-server", ["-m", bad, "--host", "127.0.0.1", "--port", free_port()] + COMMON + UNICORN_ARGS,
+              unicorn=True, timeout=120)
+    print("\n".join(l for l in res.output.splitlines() if LOAD_ERROR.search(l) or "error" in l.lower()))
+    assert res.rc != 0, "a truncated model loaded without error"
+    assert LOAD_ERROR.search(res.output), f"no clear load error in the output:\n{res.tail()}"
+
+
+@pytest.mark.parametrize("tool", ["llama-completion", "llama-bench"])
+def test_unknown_backend_lists_backends_emulated(model_path, run, tool):
+    """6b. `--backend nosuch` (UNICORN_EMULATE=1): non-zero exit and an error naming 'nosuch' and
+    listing the backends present, Unicorn and CPU among them."""
+    args = ["-m", model_path, "--backend", "nosuch"]
+    args += ["-p", "Hello", "-n", 4, "-no-cnv"] + COMMON if tool == "llama-completion" else ["-t", 2]
+    res = run(tool, args, unicorn=True, timeout=120)
+    m = re.search(r"unknown backend 'nosuch'; backends present: (.*)", res.output)
+    print(m.group(0) if m else res.tail(10))
+    assert res.rc != 0
+    assert m, f"no 'unknown backend ... backends present' message:\n{res.tail()}"
+    present = [b.strip().lower() for b in m.group(1).split(",")]
+    assert "unicorn" in present and "cpu" in present, f"backends listed: {present}"
+
+
+@pytest.mark.parametrize("tool", ["llama-completion", "llama-server", "llama-bench"])
+def test_no_hardware_without_emulation(model_path, run, tool):
+    """6c. `--backend unicorn` WITHOUT UNICORN_EMULATE on a machine without Phoenix hardware: the
+    plugin registers no device; the tool exits non-zero (no signal, no hang) and the output
+    carries the plugin's explanation, which mentions UNICORN_EMULATE."""
+    args = ["-m", model_path, "--backend", "unicorn"]
+    if tool == "llama-completion":
+        args += ["-p", "Hello", "-n", 4, "-no-cnv"] + COMMON
+    elif tool == "llama-server":
+        args += ["--host", "127.0.0.1", "--port", free_port()] + COMMON
+    else:
+        args += ["-t", 2]
+    res = run(tool, args, unicorn=False, timeout=120)
+    print("\n".join(l for l in res.output.splitlines() if "UNICORN" in l.upper()))
+    assert res.rc != 0, f"--backend unicorn without hardware or emulation exited 0:\n{res.tail()}"
+    assert "UNICORN_EMULATE" in res.output, f"no mention of UNICORN_EMULATE:\n{res.tail()}"
+
+
+def test_unsupported_weight_type_falls_back_emulated(iq4nl_model_path, llama_server):
+    """6d. A weight type no Unicorn device supports (the model requantized with
+    `llama-quantize --allow-requantize --pure ... IQ4_NL`, cached next to the model): through
+    --backend unicorn (emulated) greedy 32 tokens via /completion equal the CPU backend's on the
+    same file, the server exits 0 on SIGTERM, and its scheduler dump (GGML_SCHED_DEBUG=2 -lv 5)
+    shows every weight mat-mul (FFN included) on CPU."""
+    prompt = PROMPTS[0]
+    uni = llama_server(iq4nl_model_path, SERVER_ARGS + UNICORN_ARGS + SCHED_DEBUG_ARGS, unicorn=True,
+                       env=SCHED_DEBUG_ENV, name="iq4nl-unicorn")
+    toks_uni, text_uni = completion_tokens(uni, prompt, 32)
+    rc = uni.stop()
+    cpu = llama_server(iq4nl_model_path, SERVER_ARGS + CPU_ARGS, unicorn=False, name="iq4nl-cpu")
+    toks_cpu, text_cpu = completion_tokens(cpu, prompt, 32)
+    cpu.stop()
+    print(f"cpu     {toks_cpu[:12]} {text_cpu[:70]!r}\nunicorn {toks_uni[:12]} {text_uni[:70]!r}")
+    assert rc == 0, f"Unicorn server {rc=} after SIGTERM\n{uni.log_tail()}"
+
+    log = uni.log()
+    check_unicorn_selected(log)
+    graphs = parse_sched_debug(log)
+    assert graphs, f"no scheduler dump in the server log:\n{uni.log_tail()}"
+    print(distinct_summary(graphs, "placement (IQ4_NL, --backend unicorn)"))
+    weight_mm = [(gi, n) for gi, g in enumerate(graphs) for n in g.nodes
+                 if n.op == "MUL_MAT" and any(re.match(r"blk\.\d+\.|token_embd|output\.weight", s.name) for s in n.srcs)]
+    ffn = [(gi, n) for gi, n in weight_mm if n.is_ffn_matmul]
+    off_cpu = [f"graph {gi} #{n.index} {n.name} on {n.backend}" for gi, n in weight_mm if n.backend != "CPU"]
+    print(f"{len(weight_mm)} weight mat-muls ({len(ffn)} FFN), {len(off_cpu)} not on CPU")
+    assert ffn, "no FFN mat-mul found in the scheduler dump"
+    assert not off_cpu, f"IQ4_NL mat-muls not on CPU: {off_cpu[:10]}"
+    d = first_difference(toks_cpu, toks_uni)
+    assert d < 0, f"tokens differ at {d}: cpu {toks_cpu[d:d + 8]} vs unicorn {toks_uni[d:d + 8]}"
