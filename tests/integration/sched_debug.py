@@ -177,3 +177,29 @@ def format_summary(graphs: list[Graph], label: str = "") -> str:
     for i, g in enumerate(graphs):
         lines.append(f"  graph {i}: {g.one_line()}")
     return "\n".join(lines)
+
+
+def placement_table(graph: Graph) -> str:
+    """Op counts per backend for one graph, e.g. for the demo's placement summary."""
+    counts: dict[tuple[str, str], int] = {}
+    for n in graph.nodes:
+        counts[(n.backend, n.op)] = counts.get((n.backend, n.op), 0) + 1
+    backends = sorted({b for b, _ in counts})
+    lines = []
+    for b in backends:
+        ops = sorted(((op, c) for (bb, op), c in counts.items() if bb == b), key=lambda x: -x[1])
+        lines.append(f"  {b:14s} " + ", ".join(f"{op} x{c}" for op, c in ops))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    # Summarise a GGML_SCHED_DEBUG=2 log read from stdin (used by scripts/run.sh).
+    import sys
+
+    graphs = parse_sched_debug(sys.stdin.read())
+    if not graphs:
+        print("no scheduler output found (run with GGML_SCHED_DEBUG=2 -lv 5)")
+        sys.exit(1)
+    g = max(graphs, key=lambda g: len(g.nodes))
+    print(f"largest graph: {g.one_line()}")
+    print(placement_table(g))

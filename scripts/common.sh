@@ -1,0 +1,48 @@
+# Shared by scripts/run.sh and scripts/test.sh: install what a fresh Debian machine lacks,
+# then build llama.cpp (cached) and the plugin, and put both in build/bin/.
+# shellcheck shell=bash
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export UNICORN_CACHE=${UNICORN_CACHE:-$HOME/.cache/unicorn}
+
+say() { echo "[unicorn] $*" >&2; }
+
+install_deps() {
+  local need=()
+  command -v cmake >/dev/null || need+=(cmake)
+  command -v ninja >/dev/null || need+=(ninja-build)
+  command -v c++ >/dev/null || need+=(build-essential)
+  command -v python3 >/dev/null || need+=(python3 python3-pip)
+  command -v curl >/dev/null || need+=(curl)
+  [ -e /usr/lib/llvm-14/lib/libclang.so ] || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 \
+    || need+=(libclang-dev clang)
+  if [ ${#need[@]} -gt 0 ]; then
+    say "apt-get install ${need[*]}"
+    local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  if ! command -v cargo >/dev/null; then
+    [ -x "$HOME/.cargo/bin/cargo" ] || {
+      say "installing the Rust toolchain (rustup)"
+      curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal >/dev/null
+    }
+    export PATH=$HOME/.cargo/bin:$PATH
+  fi
+  python3 -m pip install -q -r "$here/tests/requirements.txt" 2>&1 | grep -v 'Running pip as' >&2 || true
+}
+
+# llama.cpp (pinned, patched, cached) and libggml-unicorn.so, side by side in build/bin/.
+build_all() {
+  bash "$here/scripts/setup-llama.sh"
+  say "building libggml-unicorn.so (cargo, release)"
+  (cd "$here" && cargo build --release --quiet -p unicorn)
+  # Rename into place: a running tool keeps the file it loaded.
+  cp "$here/target/release/libggml_unicorn.so" "$here/build/bin/.libggml-unicorn.so.tmp"
+  mv "$here/build/bin/.libggml-unicorn.so.tmp" "$here/build/bin/libggml-unicorn.so"
+}
+
+# UNICORN_EMULATE=1 unless Phoenix hardware is present (the plugin's probe, in shell).
+hardware_present() {
+  ls /sys/class/accel/*/device/driver 2>/dev/null | xargs -r -n1 readlink 2>/dev/null | grep -q amdxdna && return 0
+  grep -qs 'gfx_target_version 110003' /sys/class/kfd/kfd/topology/nodes/*/properties
+}
