@@ -111,6 +111,30 @@ impl Layout {
     }
 }
 
+/// The shape row-wise F32 ops share: src0 F32 with contiguous rows, dst a dense F32 tensor
+/// of the same shape. Returns src0's layout.
+pub(crate) fn rowwise_f32(node: &Tensor) -> Option<Layout> {
+    use ggml_sys::ggml_type as ty;
+    let x = node.src(0)?;
+    let ok = x.dtype() == ty::GGML_TYPE_F32
+        && node.dtype() == ty::GGML_TYPE_F32
+        && x.nb()[0] == 4
+        && node.same_shape(&x)
+        && Layout::of(node).is_dense(4);
+    ok.then(|| Layout::of(&x))
+}
+
+/// Runs `f(src_row, dst_row)` for every row of a `rowwise_f32` node, rows in parallel.
+pub(crate) fn map_rows_f32(node: &Tensor, src: &Layout, f: impl Fn(&[f32], &mut [f32]) + Sync) {
+    use rayon::prelude::*;
+    let x = node.src_data(0);
+    let dst = crate::tensor::f32s_mut(node.data_mut());
+    dst.par_chunks_mut(src.ne[0].max(1)).enumerate().for_each(|(r, out)| {
+        let (i1, i2, i3) = src.row_index(r);
+        f(row_f32(&x, src, i1, i2, i3), out);
+    });
+}
+
 /// f32 row `r` of a tensor whose rows are contiguous f32.
 pub(crate) fn row_f32<'a>(data: &'a [u8], l: &Layout, i1: usize, i2: usize, i3: usize) -> &'a [f32] {
     let off = l.row_offset(i1, i2, i3);

@@ -1,10 +1,7 @@
 //! RMS_NORM: y = x / sqrt(mean(x^2) + eps), per row. F32; squares in f32 summed in f64, as
 //! ggml-cpu does.
-use rayon::prelude::*;
-
 use super::Layout;
-use crate::tensor::{f32s_mut, Tensor};
-use ggml_sys::ggml_type as ty;
+use crate::tensor::Tensor;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -14,14 +11,7 @@ pub struct Args {
 }
 
 pub fn select(node: &Tensor) -> Option<Args> {
-    let x = node.src(0)?;
-    if x.dtype() != ty::GGML_TYPE_F32 || node.dtype() != ty::GGML_TYPE_F32 || x.nb()[0] != 4 {
-        return None;
-    }
-    if !node.same_shape(&x) || !Layout::of(node).is_dense(4) {
-        return None;
-    }
-    Some(Args { src: Layout::of(&x), eps: node.op_param_f32(0) })
+    Some(Args { src: super::rowwise_f32(node)?, eps: node.op_param_f32(0) })
 }
 
 pub fn rms_norm_row(x: &[f32], eps: f32, y: &mut [f32]) {
@@ -33,12 +23,7 @@ pub fn rms_norm_row(x: &[f32], eps: f32, y: &mut [f32]) {
 }
 
 pub fn run(a: &Args, node: &Tensor) {
-    let x = node.src_data(0);
-    let dst = f32s_mut(node.data_mut());
-    dst.par_chunks_mut(a.src.ne[0]).enumerate().for_each(|(r, out)| {
-        let (i1, i2, i3) = a.src.row_index(r);
-        rms_norm_row(super::row_f32(&x, &a.src, i1, i2, i3), a.eps, out);
-    });
+    super::map_rows_f32(node, &a.src, |x, y| rms_norm_row(x, a.eps, y));
 }
 
 #[cfg(test)]

@@ -2,11 +2,10 @@
 //! input is rounded to f16 and the tabulated result is an f16), so the emulated iGPU and the
 //! CPU backend agree to the bit on Gemma's activations.
 use half::f16;
-use rayon::prelude::*;
 
 use super::Layout;
-use crate::tensor::{f32s_mut, Tensor};
-use ggml_sys::{ggml_type as ty, ggml_unary_op as u};
+use crate::tensor::Tensor;
+use ggml_sys::ggml_unary_op as u;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -27,15 +26,11 @@ const SUPPORTED: &[u32] = &[
 ];
 
 pub fn select(node: &Tensor) -> Option<Args> {
-    let x = node.src(0)?;
     let op = node.op_param_i32(0) as u32;
-    if !SUPPORTED.contains(&op) || x.dtype() != ty::GGML_TYPE_F32 || node.dtype() != ty::GGML_TYPE_F32 {
+    if !SUPPORTED.contains(&op) {
         return None;
     }
-    if x.nb()[0] != 4 || !node.same_shape(&x) || !Layout::of(node).is_dense(4) {
-        return None;
-    }
-    Some(Args { src: Layout::of(&x), op })
+    Some(Args { src: super::rowwise_f32(node)?, op })
 }
 
 const GELU_COEF_A: f32 = 0.044715;
@@ -86,13 +81,7 @@ pub fn apply(op: u32, x: f32) -> f32 {
 }
 
 pub fn run(a: &Args, node: &Tensor) {
-    let x = node.src_data(0);
-    let dst = f32s_mut(node.data_mut());
-    dst.par_chunks_mut(a.src.ne[0]).enumerate().for_each(|(r, out)| {
-        let (i1, i2, i3) = a.src.row_index(r);
-        let src = super::row_f32(&x, &a.src, i1, i2, i3);
-        out.iter_mut().zip(src).for_each(|(o, &v)| *o = apply(a.op, v));
-    });
+    super::map_rows_f32(node, &a.src, |x, out| out.iter_mut().zip(x).for_each(|(o, &v)| *o = apply(a.op, v)));
 }
 
 #[cfg(test)]
