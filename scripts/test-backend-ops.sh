@@ -27,9 +27,9 @@ set -e
 grep -E '^\s+[A-Z_0-9]+\(' "$log" | grep -v 'not supported' \
   | sed -E 's/^\s+([A-Z_0-9]+)\(.*(OK|FAIL).*$/\1 \2/' | sort | uniq -c \
   | awk '{printf "  %-16s %6d %s\n", $2, $1, $3}'
-grep -E 'FAIL' "$log" | grep -v '^\s*[0-9]' | head -20 || true
+grep -E '\): .*FAIL' "$log" | head -20 || true
 grep -E 'tests passed|backends passed' "$log" || true
 passed=$(grep -cE '^\s+[A-Z_0-9]+\(.*OK' "$log" || true)
-failed=$(grep -cE '^\s+[A-Z_0-9]+\(.*FAIL' "$log" || true)
+failed=$(grep -cE '\): .*FAIL' "$log" || true)
 echo "test-backend-ops $dev (emulated: ${UNICORN_EMULATE:-0}): $passed cases passed, $failed failed"
 [ "$rc" = 0 ] && [ "$failed" = 0 ] && [ "$passed" -gt 0 ]

@@ -120,7 +120,8 @@ pub fn run(a: &Args, node: &Tensor) {
     let (nd, offs) = (a.n_dims, a.n_offs);
 
     dst.par_chunks_mut(ne0).enumerate().for_each_init(
-        || (usize::MAX, vec![0f32; ne0 + ne0 % 2]),
+        // Only the rotated dimensions need angles (frequency factors cover n_dims/2).
+        || (usize::MAX, vec![0f32; nd]),
         |(last_pos_index, cache), (r, out)| {
             let (i1, i2, i3) = a.src.row_index(r);
             if *last_pos_index != i2 {
