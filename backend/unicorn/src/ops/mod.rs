@@ -10,15 +10,18 @@
 use crate::tensor::Tensor;
 
 pub mod binary;
+pub mod concat;
 pub mod cpy;
 pub mod flash_attn_ext;
 pub mod get_rows;
 pub mod glu;
 pub mod mul_mat;
+pub mod repeat;
 pub mod rms_norm;
 pub mod rope;
 pub mod scale;
 pub mod set_rows;
+pub mod sum_rows;
 pub mod unary;
 
 use ggml_sys::ggml_op as op;
@@ -37,6 +40,9 @@ pub enum Kernel {
     Scale(scale::Args),
     RmsNorm(rms_norm::Args),
     Rope(rope::Args),
+    SumRows(sum_rows::Args),
+    Concat(concat::Args),
+    Repeat(repeat::Args),
 }
 
 /// Which kernel computes `node`, if any.
@@ -47,7 +53,10 @@ pub fn select(node: &Tensor) -> Option<Kernel> {
         op::GGML_OP_GET_ROWS => get_rows::select(node).map(Kernel::GetRows),
         op::GGML_OP_SET_ROWS => set_rows::select(node).map(Kernel::SetRows),
         op::GGML_OP_CPY | op::GGML_OP_CONT | op::GGML_OP_DUP => cpy::select(node).map(Kernel::Cpy),
-        op::GGML_OP_UNARY => unary::select(node).map(Kernel::Unary),
+        op::GGML_OP_UNARY | op::GGML_OP_SQR | op::GGML_OP_SQRT => unary::select(node).map(Kernel::Unary),
+        op::GGML_OP_SUM_ROWS | op::GGML_OP_MEAN => sum_rows::select(node).map(Kernel::SumRows),
+        op::GGML_OP_CONCAT => concat::select(node).map(Kernel::Concat),
+        op::GGML_OP_REPEAT => repeat::select(node).map(Kernel::Repeat),
         op::GGML_OP_GLU => glu::select(node).map(Kernel::Glu),
         op::GGML_OP_ADD | op::GGML_OP_SUB | op::GGML_OP_MUL | op::GGML_OP_DIV => {
             binary::select(node).map(Kernel::Binary)
@@ -73,6 +82,9 @@ pub fn run(kernel: &Kernel, node: &Tensor) {
         Kernel::Scale(a) => scale::run(a, node),
         Kernel::RmsNorm(a) => rms_norm::run(a, node),
         Kernel::Rope(a) => rope::run(a, node),
+        Kernel::SumRows(a) => sum_rows::run(a, node),
+        Kernel::Concat(a) => concat::run(a, node),
+        Kernel::Repeat(a) => repeat::run(a, node),
     }
 }
 

@@ -1,4 +1,4 @@
-//! UNARY: element-wise activations. F32. GELU reproduces ggml-cpu's f16 lookup table (the
+//! UNARY (element-wise activations), plus the element-wise ops SQR and SQRT. F32. GELU reproduces ggml-cpu's f16 lookup table (the
 //! input is rounded to f16 and the tabulated result is an f16), so the emulated iGPU and the
 //! CPU backend agree to the bit on Gemma's activations.
 use half::f16;
@@ -11,7 +11,16 @@ use ggml_sys::ggml_unary_op as u;
 #[derive(Clone, Copy, Debug)]
 pub struct Args {
     pub src: Layout,
-    pub op: u32,
+    pub func: Func,
+}
+
+/// The element-wise function: a ggml unary op, or one of the stand-alone ops.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Func {
+    Unary(u32),
+    Sqr,
+    Sqrt,
 }
 
 const SUPPORTED: &[u32] = &[
@@ -26,11 +35,15 @@ const SUPPORTED: &[u32] = &[
 ];
 
 pub fn select(node: &Tensor) -> Option<Args> {
-    let op = node.op_param_i32(0) as u32;
-    if !SUPPORTED.contains(&op) {
+    let func = match node.op() {
+        ggml_sys::ggml_op::GGML_OP_SQR => Func::Sqr,
+        ggml_sys::ggml_op::GGML_OP_SQRT => Func::Sqrt,
+        _ => Func::Unary(node.op_param_i32(0) as u32),
+    };
+    if matches!(func, Func::Unary(op) if !SUPPORTED.contains(&op)) {
         return None;
     }
-    Some(Args { src: super::rowwise_f32(node)?, op })
+    Some(Args { src: super::rowwise_f32(node)?, func })
 }
 
 const GELU_COEF_A: f32 = 0.044715;
@@ -81,7 +94,12 @@ pub fn apply(op: u32, x: f32) -> f32 {
 }
 
 pub fn run(a: &Args, node: &Tensor) {
-    super::map_rows_f32(node, &a.src, |x, out| out.iter_mut().zip(x).for_each(|(o, &v)| *o = apply(a.op, v)));
+    let f = |v: f32| match a.func {
+        Func::Unary(op) => apply(op, v),
+        Func::Sqr => v * v,
+        Func::Sqrt => v.sqrt(),
+    };
+    super::map_rows_f32(node, &a.src, |x, out| out.iter_mut().zip(x).for_each(|(o, &v)| *o = f(v)));
 }
 
 #[cfg(test)]
