@@ -25,10 +25,12 @@ Presets (every dimension can be overridden on the command line):
         global layers 4,9,14,19 (every 5th, as in E2B) + 21 (so that both kinds of KV-sharing
         layer exist: 20 reuses layer 18's SWA cache, 21 reuses layer 19's global cache);
         token_embd written as Q8_0 and per_layer_token_embd as Q4_0 (both tables have
-        262144 rows, they are the size of the file); about 0.87 GB.
+        262144 rows and are most of the file: 256 x 22 x 262144 per-layer values alone);
+        963 MB, or 340 MB with --ple-type q1_0. The window is 64 rather than 512 so that
+        short test prompts (perplexity -c 128) already slide past it.
   e2b   30 layers, hidden 2048, 8 heads, 2 KV heads, head_dim 256, FFN 8192, window 512,
-        every 5th layer global; all 2-D tensors in --type (about 8.8 GB at F16).
-  e4b   35 layers, FFN 16384, otherwise as e2b (about 14.8 GB at F16).
+        every 5th layer global; all 2-D tensors in --type (8.92 GB at F16, 4.46 G params).
+  e4b   35 layers, FFN 16384, otherwise as e2b (13.74 GB at F16, 6.87 G params).
 
 What llama.cpp's gemma3n code fixes (vendor/llama.cpp/src/models/gemma3n.cpp, llama-hparams.h),
 and this script therefore checks rather than lets you change:

@@ -34,12 +34,9 @@ GGML_SCHED_DEBUG=2 ./llama-completion --backend unicorn "${common[@]}" -lv 5 2>"
 echo
 echo "== Placement (llama.cpp scheduler, GGML_SCHED_DEBUG=2)"
 python3 "$here/tests/integration/sched_debug.py" < "$log" || true
-uni_tps=$(grep -E 'eval time' "$log" | grep -v prompt | grep -oE '[0-9.]+ tokens per second' | head -1)
 
 echo
-echo "== CPU backend, same prompt, for comparison"
-cpu_log=$(mktemp)
-env -u UNICORN_EMULATE ./llama-completion "${common[@]}" -ngl 0 -fa on -ctk bf16 -ctv bf16 >/dev/null 2>"$cpu_log"
-cpu_tps=$(grep -E 'eval time' "$cpu_log" | grep -v prompt | grep -oE '[0-9.]+ tokens per second' | head -1)
-rm -f "$cpu_log"
-echo "decode: Unicorn ($mode) ${uni_tps:-?}; CPU backend ${cpu_tps:-?}"
+echo "== Speed: llama-bench, Unicorn ($mode) then the CPU backend, same machine, same run"
+./llama-bench --backend unicorn -m "$model" -p 64 -n 32 -r 3 -t "$(nproc)" 2>/dev/null | grep -E '^\|'
+env -u UNICORN_EMULATE ./llama-bench -m "$model" -p 64 -n 32 -r 3 -t "$(nproc)" -ngl 0 -fa 1 -ctk bf16 -ctv bf16 \
+  2>/dev/null | grep -E '^\|' | tail -n +3
