@@ -73,7 +73,7 @@ import time
 import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -354,8 +354,8 @@ def gen_chunk(sp: Spec, seed: int, chunk: int, n: int) -> np.ndarray:
         nb = n // 32
         out = np.empty((nb, 18), np.uint8)
         out[:, :2] = _block_scales(rng, nb, sp.std / math.sqrt((15 ** 2 - 1) / 12))
-        q = rng.integers(1, 16, (nb, 32), dtype=np.uint8)
-        out[:, 2:] = q[:, :16] | (q[:, 16:] << 4)
+        q = rng.integers(0, 15 * 15, (nb, 16), dtype=np.uint8)  # one draw per nibble pair
+        out[:, 2:] = (q % 15 + 1) | ((q // 15 + 1) << 4)
         return out
     if t == "q1_0":      # {f16 d; u8 qs[16]}, value = bit ? d : -d
         nb = n // 128

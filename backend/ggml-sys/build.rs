@@ -25,7 +25,7 @@ fn main() {
             llama.display()
         );
     }
-    for h in ["ggml.h", "ggml-backend.h"] {
+    for h in ["ggml.h", "ggml-backend.h", "gguf.h"] {
         println!("cargo:rerun-if-changed={}", include.join(h).display());
     }
     println!("cargo:rerun-if-changed={}", src.join("ggml-backend-impl.h").display());
@@ -39,7 +39,9 @@ fn main() {
         .clang_arg(format!("-I{}", src.display()))
         .clang_arg("-DGGML_BACKEND_DL")
         .allowlist_function("ggml_.*")
+        .allowlist_function("gguf_.*")
         .allowlist_type("ggml_.*")
+        .allowlist_type("gguf_.*")
         .allowlist_var("GGML_.*")
         .default_enum_style(bindgen::EnumVariation::Rust { non_exhaustive: false })
         // ggml passes these enums across the ABI in both directions; a Rust enum with a

@@ -50,9 +50,22 @@ impl Device {
         }
     }
 
-    /// (free, total) bytes. The APU's devices use system memory; emulated ones do too.
+    /// (free, total) bytes: the budget llama.cpp fits layers into (`--fit`).
+    ///
+    /// The APU's devices use system memory, so that is the default figure. A budget set with
+    /// `UNICORN_IGPU_MEM` / `UNICORN_NPU_MEM` (e.g. `2G`, `512M`, bytes) replaces it, capped
+    /// by the free host memory: llama.cpp then keeps on the device only the layers that fit
+    /// and leaves the rest to the CPU.
     pub fn memory(&self) -> (usize, usize) {
-        probe::host_memory()
+        let (free, total) = probe::host_memory();
+        let var = match self.role {
+            Role::Npu => "UNICORN_NPU_MEM",
+            Role::Igpu => "UNICORN_IGPU_MEM",
+        };
+        match std::env::var(var).ok().and_then(|v| parse_size(&v)) {
+            Some(budget) => (budget.min(free), budget),
+            None => (free, total),
+        }
     }
 
     pub fn supports_op(&self, node: &Tensor) -> bool {
@@ -64,7 +77,38 @@ impl Device {
     }
 }
 
+/// "2G", "1.5GiB", "512M", "4096K" or plain bytes.
+pub fn parse_size(s: &str) -> Option<usize> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let num: f64 = num.parse().ok()?;
+    let mult = match unit.trim().to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+        "" => 1.0,
+        "K" => 1024.0,
+        "M" => 1024.0 * 1024.0,
+        "G" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    (num >= 0.0).then(|| (num * mult) as usize)
+}
+
 /// Ops that compute nothing (ggml skips them in graph_compute).
 pub fn is_empty_op(o: op::Type) -> bool {
     matches!(o, op::GGML_OP_NONE | op::GGML_OP_RESHAPE | op::GGML_OP_VIEW | op::GGML_OP_PERMUTE | op::GGML_OP_TRANSPOSE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("2G"), Some(2 << 30));
+        assert_eq!(parse_size("1.5GiB"), Some(3 << 29));
+        assert_eq!(parse_size("512M"), Some(512 << 20));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("2X"), None);
+        assert_eq!(parse_size("lots"), None);
+    }
 }

@@ -71,6 +71,33 @@ extern "C" fn set_n_threads(backend: sys::ggml_backend_t, n_threads: c_int) {
     })
 }
 
+/// The offload plan for the model at `path` (see `plan`): the n_gpu_layers to use, or -1
+/// when there is no plan (no iGPU device, unreadable file).
+extern "C" fn plan_offload(path: *const c_char) -> c_int {
+    guard("plan_offload", -1, || {
+        if path.is_null() {
+            return -1;
+        }
+        // SAFETY: the caller passes a NUL-terminated path.
+        let path = unsafe { CStr::from_ptr(path) }.to_string_lossy().into_owned();
+        let Some(igpu) = super::objects().devices.iter().find_map(|&d| device::get(d).filter(|d| d.role == crate::engine::Role::Igpu)) else {
+            return -1;
+        };
+        let sizes = crate::gguf::GgufFile::open(&path).and_then(|f| crate::plan::model_sizes(&f));
+        match sizes {
+            Ok((layers, output)) => {
+                let p = crate::plan::plan(&layers, output, igpu.memory().0 as u64);
+                log_info!("offload plan for {path}: {}", p.describe(&igpu.name.to_string_lossy()));
+                p.n_gpu_layers() as c_int
+            }
+            Err(e) => {
+                log_warn!("no offload plan for {path}: {e}");
+                -1
+            }
+        }
+    })
+}
+
 struct Features(Vec<sys::ggml_backend_feature>, #[allow(dead_code)] Vec<CString>);
 // SAFETY: the feature array points into the CStrings kept beside it; both are immutable.
 unsafe impl Send for Features {}
@@ -109,6 +136,7 @@ extern "C" fn get_proc_address(_reg: sys::ggml_backend_reg_t, name: *const c_cha
             b"ggml_backend_get_kv_cache_type" => get_kv_cache_type as *mut c_void,
             b"ggml_backend_set_n_threads" => set_n_threads as *mut c_void,
             b"ggml_backend_get_features" => get_features as *mut c_void,
+            b"ggml_backend_plan_offload" => plan_offload as *mut c_void,
             _ => std::ptr::null_mut(),
         }
     })
