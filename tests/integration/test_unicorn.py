@@ -7,7 +7,8 @@ On a machine without Phoenix hardware the Unicorn devices exist only with UNICOR
 as CPU-backed emulations; the tests that run them say "emulated" in their names. The CPU
 baseline of every comparison runs WITHOUT UNICORN_EMULATE (so the NPU cannot join it) with the
 settings `--backend unicorn` implies: flash attention on and a BF16 KV cache
-(-ngl 0 -fa on -ctk bf16 -ctv bf16 -dev none). Budget: the whole file runs in a few minutes on a
+(-ngl 0 -fa on -ctk bf16 -ctv bf16 -dev none), and both sides run ggml-cpu in its fixed-order
+reference configuration (-nr, GGML_CPU_USE_REF=1; see conftest.CPU_REFERENCE_ENV). Budget: the whole file runs in a few minutes on a
 2-core machine with the emulated backend (small contexts, few prompts, -t 2).
 """
 
@@ -317,3 +318,52 @@ def test_unsupported_weight_type_falls_back_emulated(iq4nl_model_path, llama_ser
     assert not off_cpu, f"IQ4_NL mat-muls not on CPU: {off_cpu[:10]}"
     d = first_difference(toks_cpu, toks_uni)
     assert d < 0, f"tokens differ at {d}: cpu {toks_cpu[d:d + 8]} vs unicorn {toks_uni[d:d + 8]}"
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. capacity-aware placement
+
+SPILL_BUDGET = "200M"
+PLAN_LINE = re.compile(r"backend Unicorn: offload plan: (.*?): budget")
+UNICORN_PLAN_LINE = re.compile(r"unicorn: offload plan for .*?: (.*?): [0-9.]+ GiB of weights")
+LAYER_OF_WEIGHT = re.compile(r"^blk\.(\d+)\.")
+
+
+def planned_layers(plan: str) -> tuple[set[int], set[int]]:
+    """Layer indices on CPU and on UNICORN_IGPU0 from 'layers 0-16 on CPU, layers 17-17 on ...'."""
+    cpu, dev = set(), set()
+    for a, b, where in re.findall(r"layers (\d+)-(\d+) on (\S+?)(?:,|$)", plan):
+        (cpu if where == "CPU" else dev).update(range(int(a), int(b) + 1))
+    return cpu, dev
+
+
+def test_spill_plan_emulated(model_path, run):
+    """Capacity-aware placement (emulated): with UNICORN_IGPU_MEM=200M, too small for the model,
+    Unicorn's offload plan keeps the last layers and the output layer on UNICORN_IGPU0 and
+    spills the rest to the CPU. Checked: the plan Unicorn logs equals the plan llama.cpp applied
+    (its own log line), the scheduler runs every layer's mat-muls where the plan put that layer's
+    weights, and the greedy tokens still equal the CPU backend's."""
+    env = {"UNICORN_IGPU_MEM": SPILL_BUDGET, **SCHED_DEBUG_ENV}
+    args = ["-m", model_path, "-p", PROMPTS[0], "-n", 32, "-c", 256, "--temp", 0, "-no-cnv"]
+    res = check_ok(run("llama-completion", args + COMMON + UNICORN_ARGS + SCHED_DEBUG_ARGS,
+                       unicorn=True, timeout=300, env=env))
+    applied, planned = PLAN_LINE.search(res.output), UNICORN_PLAN_LINE.search(res.output)
+    assert applied and planned, f"no offload plan lines in the output:\n{res.tail()}"
+    print(f"Unicorn plan:  {planned.group(1)}\napplied plan:  {applied.group(1)}")
+    assert planned.group(1) == applied.group(1), "llama.cpp applied another plan than Unicorn's"
+    on_cpu, on_dev = planned_layers(applied.group(1))
+    assert on_cpu and on_dev, f"budget {SPILL_BUDGET} should split the model: {applied.group(1)}"
+
+    wrong = []
+    for g in parse_sched_debug(res.stderr + res.stdout):
+        for n in g.nodes:
+            layers = {int(m.group(1)) for s in n.srcs if (m := LAYER_OF_WEIGHT.match(s.name))}
+            if n.op != "MUL_MAT" or not layers:
+                continue
+            want = IGPU if layers <= on_dev else "CPU"
+            if n.backend != want:
+                wrong.append(f"{n.name} (layer {sorted(layers)}) on {n.backend}, planned {want}")
+    assert not wrong, f"{len(wrong)} mat-muls not where the plan put their weights: {wrong[:8]}"
+
+    cpu = check_ok(run("llama-completion", args + COMMON + CPU_ARGS, unicorn=False, timeout=300))
+    assert res.stdout == cpu.stdout, f"spilled run differs from the CPU:\n{res.stdout!r}\n{cpu.stdout!r}"
