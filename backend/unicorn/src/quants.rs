@@ -218,7 +218,7 @@ fn scale_min_k4(j: usize, q: &[u8]) -> (u8, u8) {
 
 /// `hsum_float_8` of the x86 kernels: ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)).
 #[inline(never)]
-fn hsum_float_8(a: &[f32; 8]) -> f32 {
+pub(crate) fn hsum_float_8(a: &[f32; 8]) -> f32 {
     let r = [a[0] + a[4], a[1] + a[5], a[2] + a[6], a[3] + a[7]];
     (r[0] + r[2]) + (r[1] + r[3])
 }

@@ -18,6 +18,8 @@ use ggml_sys::ggml_type as ty;
 #[derive(Clone, Copy, Debug)]
 pub struct Args {
     pub weight_type: u32,
+    /// The CPU backend computes this product with llamafile's tinyBLAS (see `uses_tinyblas`).
+    pub tinyblas: bool,
     pub src0: Layout,
     pub src1: Layout,
     pub dst: Layout,
@@ -39,7 +41,40 @@ pub fn select(node: &Tensor) -> Option<Args> {
     if dn != [wn[1], xn[1], xn[2], xn[3]] || !Layout::of(node).is_dense(4) {
         return None;
     }
-    Some(Args { weight_type: w.dtype(), src0: Layout::of(&w), src1: Layout::of(&x), dst: Layout::of(node) })
+    let tinyblas = uses_tinyblas(w.dtype(), wn[0], wn[1], xn[1], x.is_contiguous());
+    Some(Args { weight_type: w.dtype(), tinyblas, src0: Layout::of(&w), src1: Layout::of(&x), dst: Layout::of(node) })
+}
+
+/// Whether ggml-cpu (AVX2) hands this product to llamafile's tinyBLAS rather than `vec_dot`:
+/// float weights, at least two activation columns, k a multiple of 8 and rows a multiple of 4;
+/// F32 only with a contiguous src1 (F16/BF16 activations are converted into a contiguous
+/// buffer first). tinyBLAS keeps one 8-lane FMA accumulator per output, which sums in another
+/// order than `vec_dot`'s four. (Quantized weights: tinyBLAS's Q0 kernels equal `vec_dot`.)
+fn uses_tinyblas(weight_type: u32, k: usize, rows: usize, cols: usize, src1_contiguous: bool) -> bool {
+    let float = match weight_type {
+        ty::GGML_TYPE_F32 => src1_contiguous,
+        ty::GGML_TYPE_F16 | ty::GGML_TYPE_BF16 => true,
+        _ => false,
+    };
+    float && cols >= 2 && k % 8 == 0 && rows % 4 == 0
+}
+
+/// tinyBLAS's float dot product: 8 lanes, `acc = a * b + acc` per lane, then `hsum`.
+fn tinyblas_dot(weight_type: u32, k: usize, w: &[u8], act: &[u8]) -> f32 {
+    let load = |b: &[u8], i: usize| -> f32 {
+        match weight_type {
+            ty::GGML_TYPE_F32 => f32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]),
+            ty::GGML_TYPE_F16 => half::f16::from_le_bytes([b[2 * i], b[2 * i + 1]]).to_f32(),
+            _ => half::bf16::from_le_bytes([b[2 * i], b[2 * i + 1]]).to_f32(),
+        }
+    };
+    let mut acc = [0f32; 8];
+    for l in (0..k).step_by(8) {
+        for (lane, a) in acc.iter_mut().enumerate() {
+            *a = load(w, l + lane).mul_add(load(act, l + lane), *a);
+        }
+    }
+    quants::hsum_float_8(&acc)
 }
 
 /// Output rows computed per task: enough work per task, enough tasks for the threads.
@@ -72,7 +107,12 @@ pub fn run(a: &Args, node: &Tensor) {
             let arow = &act[col * act_bytes..(col + 1) * act_bytes];
             for r in rows.clone() {
                 let off = a.src0.row_offset(r, i12 / r2, i13 / r3);
-                let v = quants::vec_dot(a.weight_type, k, &w[off..off + w_row_bytes], arow);
+                let wrow = &w[off..off + w_row_bytes];
+                let v = if a.tinyblas {
+                    tinyblas_dot(a.weight_type, k, wrow, arow)
+                } else {
+                    quants::vec_dot(a.weight_type, k, wrow, arow)
+                };
                 out.write(col * n_rows + r, v);
             }
         }
