@@ -296,6 +296,23 @@ def tensor_specs(c: Config) -> list[Spec]:
     return s
 
 
+def break_specs(specs: list[Spec], omit: list[str], wrong: list[str]) -> list[Spec]:
+    """Deliberately malformed models for tests: drop tensors, or halve a dimension of others."""
+    names = {sp.name for sp in specs}
+    for n in omit + wrong:
+        if n not in names:
+            raise UsageError(f"no tensor named {n!r} in this model")
+    out = []
+    for sp in specs:
+        if sp.name in omit:
+            continue
+        if sp.name in wrong:
+            ne = (sp.ne[0], max(1, sp.ne[1] // 2)) + sp.ne[2:] if len(sp.ne) > 1 else (sp.ne[0] * 2,)
+            sp = Spec(sp.name, ne, sp.qtype, sp.mean, sp.std, sp.kind)
+        out.append(sp)
+    return out
+
+
 def check_names_known(specs: list[Spec]) -> None:
     """Every tensor name must be one gguf-py lists for MODEL_ARCH.GEMMA3N."""
     known = set()
@@ -557,6 +574,10 @@ def make_parser() -> argparse.ArgumentParser:
     ap.add_argument("--dry-run", action="store_true",
                     help="print the tensor plan and file size, write nothing")
     ap.add_argument("-q", "--quiet", action="store_true")
+    ap.add_argument("--omit-tensor", metavar="NAME", action="append", default=[],
+                    help="leave this tensor out (to test the loader's error path)")
+    ap.add_argument("--wrong-shape", metavar="NAME", action="append", default=[],
+                    help="write this tensor with a wrong shape (to test the loader's error path)")
     g = ap.add_argument_group("dimensions (override the preset)")
     g.add_argument("--layers", type=int)
     g.add_argument("--hidden", type=int, help="n_embd")
@@ -702,6 +723,7 @@ def main(argv=None) -> int:
         c = build_config(args, n_vocab)
         specs = tensor_specs(c)
         check_names_known(specs)
+        specs = break_specs(specs, args.omit_tensor, args.wrong_shape)
         describe(c, specs, log)
         if args.dry_run:
             total = sum(sp.nbytes for sp in specs)

@@ -351,6 +351,31 @@ def iq4nl_model_path(model_path: Path, bin_dir: Path) -> Path:
     return out
 
 
+def generate_gemma3n(model_path: Path, name: str, extra: list[str]) -> Path:
+    """A synthetic Gemma3n GGUF from scripts/gen-gemma3n.py (tokenizer from the real Gemma 3
+    model), cached and keyed by the generator's own hash plus its arguments."""
+    import hashlib
+    gen = REPO / "scripts" / "gen-gemma3n.py"
+    key = hashlib.sha256(gen.read_bytes() + " ".join(extra).encode()).hexdigest()[:12]
+    out = CACHE / "model" / f"gemma3n-{name}-{key}.gguf"
+    if out.is_file():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["python3", str(gen), "-q", "--tokenizer-from", str(model_path), "-o", str(out)] + extra,
+                       capture_output=True, text=True, timeout=900)
+    if r.returncode != 0:
+        pytest.fail(f"gen-gemma3n.py {' '.join(extra)} failed (exit {r.returncode}):\n{r.stderr[-3000:]}", pytrace=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def gemma3n_tiny(model_path: Path) -> Path:
+    """Gemma3n `tiny` preset (22 layers: KV-sharing, sliding-window (64) and global layers,
+    activation sparsity, per-layer embeddings, AltUp, LAuReL, final soft-cap); seeded random
+    weights, so it is judged against the CPU backend, never by reading its text."""
+    return generate_gemma3n(model_path, "tiny", ["--preset", "tiny", "--seed", "7"])
+
+
 @pytest.fixture
 def run(bin_dir):
     """run(tool, args, unicorn, timeout) -> Result (see run_tool)."""
