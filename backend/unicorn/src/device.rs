@@ -90,7 +90,7 @@ pub fn parse_size(s: &str) -> Option<usize> {
         "G" => 1024.0 * 1024.0 * 1024.0,
         _ => return None,
     };
-    (num >= 0.0).then(|| (num * mult) as usize)
+    (num >= 0.0).then_some((num * mult) as usize)
 }
 
 /// Ops that compute nothing (ggml skips them in graph_compute).

@@ -56,7 +56,7 @@ fn uses_tinyblas(weight_type: u32, k: usize, rows: usize, cols: usize, src1_cont
         ty::GGML_TYPE_F16 | ty::GGML_TYPE_BF16 => true,
         _ => false,
     };
-    float && cols >= 2 && k % 8 == 0 && rows % 4 == 0
+    float && cols >= 2 && k.is_multiple_of(8) && rows.is_multiple_of(4)
 }
 
 /// tinyBLAS's float dot product: 8 lanes, `acc = a * b + acc` per lane, then `hsum`.
