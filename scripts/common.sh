@@ -12,7 +12,6 @@ install_deps() {
   command -v ninja >/dev/null || need+=(ninja-build)
   command -v c++ >/dev/null || need+=(build-essential)
   command -v python3 >/dev/null || need+=(python3 python3-pip)
-  command -v curl >/dev/null || need+=(curl)
   [ -e /usr/lib/llvm-14/lib/libclang.so ] || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 \
     || need+=(libclang-dev clang)
   if [ ${#need[@]} -gt 0 ]; then
@@ -22,11 +21,12 @@ install_deps() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
   fi
   if ! command -v cargo >/dev/null; then
-    [ -x "$HOME/.cargo/bin/cargo" ] || {
-      say "installing the Rust toolchain (rustup)"
-      curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal >/dev/null
-    }
-    export PATH=$HOME/.cargo/bin:$PATH
+    [ -x "$HOME/.cargo/bin/cargo" ] && export PATH=$HOME/.cargo/bin:$PATH
+  fi
+  if ! command -v cargo >/dev/null; then
+    # Debian's cargo is too old for the crates used here (bindgen 0.72 needs Rust >= 1.80).
+    say "cargo not found: install a Rust toolchain >= 1.80 with rustup (https://rustup.rs), then rerun"
+    return 1
   fi
   python3 -m pip install -q -r "$here/tests/requirements.txt" 2>&1 | grep -v 'Running pip as' >&2 || true
 }
