@@ -8,8 +8,11 @@ BF16 KV cache, ggml-cpu in its reference configuration), so every comparison is 
 from __future__ import annotations
 
 import re
+import subprocess
 
-from conftest import (COMMON, CPU_ARGS, IGPU, NPU, UNICORN_ARGS, check_ok, generate_gemma3n)
+import pytest
+
+from conftest import (COMMON, CPU_ARGS, IGPU, NPU, REPO, UNICORN_ARGS, check_ok, generate_gemma3n)
 from sched_debug import SCHED_DEBUG_ARGS, SCHED_DEBUG_ENV, parse_sched_debug
 from test_unicorn import (CHAT_ARGS, PLAN_LINE, SERVER_ARGS, UNICORN_PLAN_LINE, completion_tokens,
                           first_difference, planned_layers)
@@ -167,3 +170,49 @@ def test_gemma3n_malformed_model_emulated(model_path, run):
                   unicorn=True, timeout=300)
         assert res.rc > 0, f"{name}: exit {res.rc} (a negative exit is death by a signal)"
         assert msg in res.output and "blk.3.ffn_up.weight" in res.output, res.tail()
+
+
+# ---------------------------------------------------------------------------------------------
+# the generator's own command line
+
+# Dimensions no preset has: 21 layers (the fewest with KV-sharing layers), hidden 128, 2 query
+# heads and 1 KV head of size 96, FFN 384, a 32-token sliding window.
+CUSTOM_DIMS = {"layers": 21, "hidden": 128, "heads": 2, "kv-heads": 1, "head-dim": 96, "ffn": 384,
+               "sliding-window": 32}
+# what llama.cpp's loader prints for each (print_info: NAME = VALUE)
+CUSTOM_LOADED = {"n_layer": 21, "n_embd": 128, "n_head": 2, "n_head_kv": 1, "n_embd_head_k": 96,
+                 "n_ff": 384, "n_swa": 32}
+
+
+def test_gemma3n_custom_dimensions_emulated(model_path, run):
+    """A Gemma3n made from dimensions given on the generator's command line loads with exactly
+    those hyper-parameters (llama.cpp's print_info) and, with a prompt longer than its window,
+    gives the CPU backend's greedy tokens through --backend unicorn."""
+    dims = [x for k, v in CUSTOM_DIMS.items() for x in (f"--{k}", str(v))]
+    model = generate_gemma3n(model_path, "custom", dims + ["--seed", "3"])
+    a = completion(run, model, LONG_PROMPT, 16, True, ["-lv", "4"])  # -lv 4: print_info lines
+    loaded = {k: int(v) for k, v in re.findall(r"print_info: (\w+)\s*= (\d+)\n", a.output)}
+    assert {k: loaded.get(k) for k in CUSTOM_LOADED} == CUSTOM_LOADED, a.tail()
+    b = completion(run, model, LONG_PROMPT, 16, False)
+    assert a.stdout == b.stdout, f"custom Gemma3n differs from the CPU:\n{a.stdout!r}\n{b.stdout!r}"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--preset", "e3b"], "unknown preset 'e3b'"),
+    (["--hidden", "250", "--heads", "4"], "--heads 4 does not divide --hidden 250"),
+    (["--kv-heads", "3"], "--kv-heads 3 does not divide --heads 4"),
+    (["--layers", "12"], "at least 21 layers"),
+    (["--head-dim", "63"], "--head-dim 63 must be even"),
+    (["--ffn", "0"], "--ffn must be positive"),
+    (["--global-layers", "4,99"], "--global-layers: [99] outside 0..21"),
+    (["--per-layer-input", "128"], "hard-codes the per-layer input width"),
+], ids=["preset", "hidden", "kv-heads", "layers", "head-dim", "ffn", "global-layers", "per-layer-input"])
+def test_generator_rejects_malformed_request(model_path, tmp_path, args, message):
+    """gen-gemma3n.py: an impossible request is exit 2 with one error line naming the problem,
+    and no file is written."""
+    out = tmp_path / "bad.gguf"
+    r = subprocess.run(["python3", str(REPO / "scripts" / "gen-gemma3n.py"), "--tokenizer-from", str(model_path),
+                        "-o", str(out)] + args, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, f"exit {r.returncode}:\n{r.stderr[-2000:]}"
+    assert "gen-gemma3n: error: " in r.stderr and message in r.stderr, r.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == [], f"files left behind: {list(tmp_path.iterdir())}"

@@ -354,16 +354,58 @@ def test_spill_plan_emulated(model_path, run):
     on_cpu, on_dev = planned_layers(applied.group(1))
     assert on_cpu and on_dev, f"budget {SPILL_BUDGET} should split the model: {applied.group(1)}"
 
-    wrong = []
-    for g in parse_sched_debug(res.stderr + res.stdout):
-        for n in g.nodes:
-            layers = {int(m.group(1)) for s in n.srcs if (m := LAYER_OF_WEIGHT.match(s.name))}
-            if n.op != "MUL_MAT" or not layers:
-                continue
-            want = IGPU if layers <= on_dev else "CPU"
-            if n.backend != want:
-                wrong.append(f"{n.name} (layer {sorted(layers)}) on {n.backend}, planned {want}")
+    wrong = misplaced_layer_matmuls(parse_sched_debug(res.stderr + res.stdout),
+                                    lambda layer, weight: IGPU if layer in on_dev else "CPU")
     assert not wrong, f"{len(wrong)} mat-muls not where the plan put their weights: {wrong[:8]}"
 
     cpu = check_ok(run("llama-completion", args + COMMON + CPU_ARGS, unicorn=False, timeout=300))
     assert res.stdout == cpu.stdout, f"spilled run differs from the CPU:\n{res.stdout!r}\n{cpu.stdout!r}"
+
+
+def misplaced_layer_matmuls(graphs: list[Graph], want) -> list[str]:
+    """MUL_MAT nodes on a layer weight (blk.N.*) whose backend is not want(N, weight name);
+    raises if the dump has none, so a check on nothing cannot pass."""
+    wrong, n_checked = [], 0
+    for g in graphs:
+        for n in g.nodes:
+            weights = [(int(m.group(1)), s.name) for s in n.srcs if (m := LAYER_OF_WEIGHT.match(s.name))]
+            if n.op != "MUL_MAT" or not weights:
+                continue
+            n_checked += 1
+            layer, weight = weights[0]
+            if n.backend != want(layer, weight):
+                wrong.append(f"{n.name} ({weight}) on {n.backend}, expected {want(layer, weight)}")
+    assert n_checked > 0, "no mat-mul on a layer weight in the scheduler dump"
+    return wrong
+
+
+OT_PATTERN = r"blk\.[01]\.ffn_(gate|up|down)\.weight=CPU"
+
+
+def test_ngl_and_ot_override_plan_emulated(model_path, run):
+    """llama.cpp's own placement options win over Unicorn's offload plan (emulated):
+    - with the spill budget and -ngl 99, Unicorn makes no plan and every layer's mat-muls run
+      on UNICORN_IGPU0 (the budget is advice; the user asked for all layers);
+    - with -ot sending the FFN weights of layers 0 and 1 to the CPU, those mat-muls run on the
+      CPU and every other layer mat-mul on UNICORN_IGPU0.
+    Both runs give the CPU backend's greedy tokens."""
+    args = ["-m", model_path, "-p", PROMPTS[0], "-n", 16, "-c", 256, "--temp", 0, "-no-cnv"]
+    cpu = check_ok(run("llama-completion", args + COMMON + CPU_ARGS, unicorn=False, timeout=300))
+
+    ngl = check_ok(run("llama-completion", args + COMMON + UNICORN_ARGS + ["-ngl", "99"] + SCHED_DEBUG_ARGS,
+                       unicorn=True, timeout=300, env={"UNICORN_IGPU_MEM": SPILL_BUDGET, **SCHED_DEBUG_ENV}))
+    assert not UNICORN_PLAN_LINE.search(ngl.output), "Unicorn planned an offload although -ngl was given"
+    applied = PLAN_LINE.search(ngl.output)
+    assert applied and "CPU" not in applied.group(1), f"-ngl 99 did not offload every layer: {ngl.tail()}"
+    print(f"-ngl 99 with budget {SPILL_BUDGET}: {applied.group(1)}")
+    wrong = misplaced_layer_matmuls(parse_sched_debug(ngl.stderr + ngl.stdout), lambda layer, w: IGPU)
+    assert not wrong, f"-ngl 99: {len(wrong)} mat-muls off {IGPU}: {wrong[:8]}"
+    assert ngl.stdout == cpu.stdout, f"-ngl 99 run differs from the CPU:\n{ngl.stdout!r}\n{cpu.stdout!r}"
+
+    ot = check_ok(run("llama-completion", args + COMMON + UNICORN_ARGS + ["-ot", OT_PATTERN] + SCHED_DEBUG_ARGS,
+                      unicorn=True, timeout=300, env=SCHED_DEBUG_ENV))
+    on_cpu = re.compile(r"blk\.[01]\.ffn_(gate|up|down)\.")  # the dump cuts names to 20 characters
+    wrong = misplaced_layer_matmuls(parse_sched_debug(ot.stderr + ot.stdout),
+                                    lambda layer, w: "CPU" if on_cpu.match(w) else IGPU)
+    assert not wrong, f"-ot {OT_PATTERN}: {len(wrong)} mat-muls misplaced: {wrong[:8]}"
+    assert ot.stdout == cpu.stdout, f"-ot run differs from the CPU:\n{ot.stdout!r}\n{cpu.stdout!r}"
