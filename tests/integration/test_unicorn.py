@@ -254,6 +254,37 @@ def test_truncated_gguf_emulated(model_path, run, tmp_path, size):
     assert LOAD_ERROR.search(res.output), f"no clear load error in the output:\n{res.tail()}"
 
 
+DEVICE_LINE = re.compile(r"^\s*(UNICORN_\w+): (.*) \((\d+) MiB, (\d+) MiB free\)$", re.M)
+
+
+def list_devices(run, env=None) -> tuple[dict, str]:
+    res = check_ok(run("llama-server", ["--list-devices"], unicorn=True, timeout=60, env=env))
+    return {m[0]: (m[1], int(m[2]), int(m[3])) for m in DEVICE_LINE.findall(res.stdout)}, res.output
+
+
+def test_list_devices_emulated(run):
+    """`--list-devices` (emulated) shows both Unicorn devices, described as emulated, with the
+    memory figures of the system (the APU's devices share system memory: total = MemTotal,
+    0 < free <= total). UNICORN_IGPU_MEM=1G sets the iGPU's figures
+    only; a value that is not a size is reported and ignored."""
+    mem_total_mib = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal:")) // 1024
+    devs, _ = list_devices(run)
+    print("\n".join(f"{k}: {v[0]} ({v[1]} MiB, {v[2]} MiB free)" for k, v in devs.items()))
+    assert set(devs) == {NPU, IGPU}, f"devices listed: {sorted(devs)}"
+    for name, (desc, total, free) in devs.items():
+        assert "emulated" in desc, f"{name} does not say it is emulated: {desc!r}"
+        assert abs(total - mem_total_mib) <= 1, f"{name}: total {total} MiB, MemTotal {mem_total_mib} MiB"
+        assert 0 < free <= total, f"{name}: free {free} MiB of {total} MiB"
+
+    devs, _ = list_devices(run, env={"UNICORN_IGPU_MEM": "1G"})
+    assert devs[IGPU][1:] == (1024, 1024), f"UNICORN_IGPU_MEM=1G: {devs[IGPU]}"
+    assert abs(devs[NPU][1] - mem_total_mib) <= 1, f"UNICORN_IGPU_MEM changed the NPU: {devs[NPU]}"
+
+    devs, output = list_devices(run, env={"UNICORN_IGPU_MEM": "lots"})
+    assert 'UNICORN_IGPU_MEM="lots" is not a size' in output, output[-2000:]
+    assert abs(devs[IGPU][1] - mem_total_mib) <= 1, f"an invalid budget was not ignored: {devs[IGPU]}"
+
+
 @pytest.mark.parametrize("tool", ["llama-completion", "llama-bench"])
 def test_unknown_backend_lists_backends_emulated(model_path, run, tool):
     """6b. `--backend nosuch` (UNICORN_EMULATE=1): non-zero exit and an error naming 'nosuch' and

@@ -2,6 +2,7 @@
 use std::ffi::CString;
 
 use crate::engine::{Engine, Role};
+use crate::log::log_warn;
 use crate::probe;
 use crate::tensor::Tensor;
 use ggml_sys::{ggml_backend_dev_type as dt, ggml_op as op};
@@ -14,6 +15,8 @@ pub struct Device {
     /// Op names (as ggml prints them, e.g. `MUL_MAT`) this device leaves to other backends:
     /// `UNICORN_DISABLE_OPS=FLASH_ATTN_EXT,ROPE`.
     pub disabled_ops: Vec<String>,
+    /// Memory budget from `UNICORN_IGPU_MEM` / `UNICORN_NPU_MEM`, read once at start-up.
+    pub budget: Option<usize>,
 }
 
 impl Device {
@@ -32,6 +35,7 @@ impl Device {
             name: CString::new(name).unwrap_or_default(),
             description: CString::new(format!("{what}, {how}")).unwrap_or_default(),
             engine,
+            budget: budget_from_env(role),
             disabled_ops: std::env::var("UNICORN_DISABLE_OPS")
                 .unwrap_or_default()
                 .split(',')
@@ -58,11 +62,7 @@ impl Device {
     /// and leaves the rest to the CPU.
     pub fn memory(&self) -> (usize, usize) {
         let (free, total) = probe::host_memory();
-        let var = match self.role {
-            Role::Npu => "UNICORN_NPU_MEM",
-            Role::Igpu => "UNICORN_IGPU_MEM",
-        };
-        match std::env::var(var).ok().and_then(|v| parse_size(&v)) {
+        match self.budget {
             Some(budget) => (budget.min(free), budget),
             None => (free, total),
         }
@@ -75,6 +75,25 @@ impl Device {
         let disabled = !self.disabled_ops.is_empty() && self.disabled_ops.iter().any(|d| d == crate::tensor::op_name(node));
         !disabled && self.engine.select(node).is_some()
     }
+}
+
+fn budget_var(role: Role) -> &'static str {
+    match role {
+        Role::Npu => "UNICORN_NPU_MEM",
+        Role::Igpu => "UNICORN_IGPU_MEM",
+    }
+}
+
+/// The budget the user set for this device, if any; a value that is not a size is reported
+/// once and ignored (the device then reports the system memory).
+fn budget_from_env(role: Role) -> Option<usize> {
+    let var = budget_var(role);
+    let value = std::env::var(var).ok()?;
+    let size = parse_size(&value);
+    if size.is_none() {
+        log_warn!("{var}={value:?} is not a size (e.g. 2G, 512M, bytes); ignored, using the system memory figure");
+    }
+    size
 }
 
 /// "2G", "1.5GiB", "512M", "4096K" or plain bytes.
