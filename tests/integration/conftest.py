@@ -129,8 +129,18 @@ def _describe_rc(rc: int) -> str:
     return f"exit {rc}"
 
 
+def _limit_address_space(mib: int):
+    """preexec_fn: cap the child's virtual address space (RLIMIT_AS) at `mib` MiB, so that its
+    large allocations fail the way they do when memory runs out."""
+    import resource
+
+    def apply():
+        resource.setrlimit(resource.RLIMIT_AS, (mib << 20, mib << 20))
+    return apply
+
+
 def run_tool(tool: str, args: list[str], unicorn: bool, timeout: float, env: dict | None = None,
-             cwd: Path | None = None) -> Result:
+             cwd: Path | None = None, address_space_mib: int | None = None) -> Result:
     """Run build/bin/<tool> with `args`; UNICORN_EMULATE=1 if `unicorn`, else unset.
 
     Captures stdout/stderr. Fails the test (pytest.fail) when the tool runs past `timeout`
@@ -145,10 +155,12 @@ def run_tool(tool: str, args: list[str], unicorn: bool, timeout: float, env: dic
     cmd = [str(exe)] + [str(a) for a in args]
     envd = tool_env(unicorn, env)
     shown = ("UNICORN_EMULATE=1 " if unicorn else "") + "".join(f"{k}={v} " for k, v in (env or {}).items())
+    shown = (f"(ulimit -v {address_space_mib << 10}) " if address_space_mib else "") + shown
     print(f"$ {shown}{shlex.join([tool] + cmd[1:])}", flush=True)
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=envd, cwd=str(cwd or REPO), start_new_session=True)
+                            env=envd, cwd=str(cwd or REPO), start_new_session=True,
+                            preexec_fn=_limit_address_space(address_space_mib) if address_space_mib else None)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -380,8 +392,9 @@ def gemma3n_tiny(model_path: Path) -> Path:
 def run(bin_dir):
     """run(tool, args, unicorn, timeout) -> Result (see run_tool)."""
 
-    def _run(tool: str, args: list, unicorn: bool, timeout: float = 300, env: dict | None = None) -> Result:
-        return run_tool(tool, [str(a) for a in args], unicorn, timeout, env)
+    def _run(tool: str, args: list, unicorn: bool, timeout: float = 300, env: dict | None = None,
+             address_space_mib: int | None = None) -> Result:
+        return run_tool(tool, [str(a) for a in args], unicorn, timeout, env, address_space_mib=address_space_mib)
 
     return _run
 

@@ -318,6 +318,23 @@ def test_no_hardware_without_emulation(model_path, run, tool):
     assert "UNICORN_EMULATE" in res.output, f"no mention of UNICORN_EMULATE:\n{res.tail()}"
 
 
+# Enough address space for the process, its threads and the mapped model file (~250 MB), not
+# enough for a second copy of the weights in a UNICORN_HOST buffer (measured: loads at 1200 MiB).
+ALLOC_FAIL_ADDRESS_SPACE_MIB = 700
+
+
+def test_allocation_failure_is_clean_emulated(model_path, run):
+    """6e. An allocation that fails: with the address space capped (RLIMIT_AS) so that the
+    UNICORN_HOST weight buffer cannot be had, Unicorn logs which allocation failed, llama.cpp's
+    loader reports it, and the tool exits 1: no abort, no signal."""
+    res = run("llama-completion", ["-m", model_path, "-p", "Hello", "-n", 2, "-c", 256, "-no-cnv"]
+              + COMMON + UNICORN_ARGS, unicorn=True, timeout=120, address_space_mib=ALLOC_FAIL_ADDRESS_SPACE_MIB)
+    print("\n".join(l for l in res.output.splitlines() if "alloc" in l or "memory" in l))
+    assert res.rc == 1, f"exit {res.rc}:\n{res.tail()}"
+    assert re.search(r"UNICORN_HOST: out of host memory allocating \d+ bytes", res.output), res.tail()
+    assert "failed to load model" in res.output, res.tail()
+
+
 def test_unsupported_weight_type_falls_back_emulated(iq4nl_model_path, llama_server):
     """6d. A weight type no Unicorn device supports (the model requantized with
     `llama-quantize --allow-requantize --pure ... IQ4_NL`, cached next to the model): through
