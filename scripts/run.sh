@@ -40,7 +40,7 @@ else
   mode="EMULATED on the CPU (no Phoenix NPU/iGPU here): UNICORN_EMULATE=1"
 fi
 cd "$here/build/bin"
-log=$(mktemp); trap 'rm -f "$log"' EXIT
+log=$(mktemp); trap 'rm -f "$log" "$log.unicorn" "$log.cpu"' EXIT
 common=(-m "$model" -p "$prompt" -n "$n" --temp 0 -no-cnv -t "$(nproc)" --no-log-prefix --no-log-timestamps --log-colors off)
 
 echo "== Unicorn ($mode)"
@@ -50,7 +50,10 @@ echo "== Placement (llama.cpp scheduler, GGML_SCHED_DEBUG=2)"
 python3 "$here/tests/integration/sched_debug.py" < "$log" || true
 
 echo
-echo "== Speed: llama-bench, Unicorn ($mode) then the CPU backend, same machine, same run"
-./llama-bench --backend unicorn -m "$model" -p 64 -n 32 -r 3 -t "$(nproc)" 2>/dev/null | grep -E '^\|'
+echo "== Speed: llama-bench, Unicorn ($mode) against the CPU backend, same machine, same run"
+echo "   (ratio = Unicorn / CPU; the CPU backend runs its optimised default kernels)"
+./llama-bench --backend unicorn -m "$model" -p 64 -n 32 -r 3 -t "$(nproc)" -o jsonl 2>"$log" >"$log.unicorn" \
+  || { tail -n 20 "$log"; exit 1; }
 env -u UNICORN_EMULATE ./llama-bench -m "$model" -p 64 -n 32 -r 3 -t "$(nproc)" -ngl 0 -fa 1 -ctk bf16 -ctv bf16 \
-  2>/dev/null | grep -E '^\|' | tail -n +3
+  -o jsonl 2>"$log" >"$log.cpu" || { tail -n 20 "$log"; exit 1; }
+python3 "$here/scripts/bench-compare.py" "$log.unicorn" "$log.cpu"
