@@ -72,22 +72,18 @@ impl Device {
         if is_empty_op(node.op()) {
             return true;
         }
-        let disabled = !self.disabled_ops.is_empty() && self.disabled_ops.iter().any(|d| d == crate::tensor::op_name(node));
+        let disabled = self.disabled_ops.iter().any(|d| d == crate::tensor::op_name(node));
         !disabled && self.engine.select(node).is_some()
-    }
-}
-
-fn budget_var(role: Role) -> &'static str {
-    match role {
-        Role::Npu => "UNICORN_NPU_MEM",
-        Role::Igpu => "UNICORN_IGPU_MEM",
     }
 }
 
 /// The budget the user set for this device, if any; a value that is not a size is reported
 /// once and ignored (the device then reports the system memory).
 fn budget_from_env(role: Role) -> Option<usize> {
-    let var = budget_var(role);
+    let var = match role {
+        Role::Npu => "UNICORN_NPU_MEM",
+        Role::Igpu => "UNICORN_IGPU_MEM",
+    };
     let value = std::env::var(var).ok()?;
     let size = parse_size(&value);
     if size.is_none() {
@@ -109,7 +105,7 @@ pub fn parse_size(s: &str) -> Option<usize> {
         "G" => 1024.0 * 1024.0 * 1024.0,
         _ => return None,
     };
-    (num >= 0.0).then_some((num * mult) as usize)
+    Some((num * mult) as usize)
 }
 
 /// Ops that compute nothing (ggml skips them in graph_compute).

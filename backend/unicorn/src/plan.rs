@@ -82,6 +82,7 @@ pub fn model_sizes(file: &GgufFile) -> Result<(Vec<u64>, u64), String> {
         } else if name.starts_with("token_embd.") {
             token_embd += bytes;
         } else if name.starts_with("per_layer_token_embd.") {
+            // the per-layer token embeddings stay with the CPU input layer: not counted
         } else {
             tied &= !name.starts_with("output.weight");
             output += bytes;

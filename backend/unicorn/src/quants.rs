@@ -29,17 +29,11 @@
 
 use half::f16;
 
-/// ggml type ids (values of `enum ggml_type` in `ggml/include/ggml.h`, checked against it).
-pub const GGML_TYPE_F32: u32 = 0;
-pub const GGML_TYPE_F16: u32 = 1;
-pub const GGML_TYPE_Q4_0: u32 = 2;
-pub const GGML_TYPE_Q5_0: u32 = 6;
-pub const GGML_TYPE_Q8_0: u32 = 8;
-pub const GGML_TYPE_Q4_K: u32 = 12;
-pub const GGML_TYPE_Q5_K: u32 = 13;
-pub const GGML_TYPE_Q6_K: u32 = 14;
-pub const GGML_TYPE_Q8_K: u32 = 15;
-pub const GGML_TYPE_BF16: u32 = 30;
+// ggml type ids, from the bindings of the fetched ggml.h.
+use ggml_sys::ggml_type::{
+    GGML_TYPE_BF16, GGML_TYPE_F16, GGML_TYPE_F32, GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_0, GGML_TYPE_Q5_K,
+    GGML_TYPE_Q6_K, GGML_TYPE_Q8_0, GGML_TYPE_Q8_K,
+};
 
 const QK: usize = 32; // QK4_0 = QK5_0 = QK8_0
 const QK_K: usize = 256;

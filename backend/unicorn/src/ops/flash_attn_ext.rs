@@ -154,6 +154,9 @@ pub fn run(a: &Args, node: &Tensor) {
     let (rk2, rk3) = (n_head / a.k.ne[2], ne3 / a.k.ne[3]);
     let (rv2, rv3) = (n_head / a.v.ne[2], ne3 / a.v.ne[3]);
     let scale = if a.logit_softcap != 0.0 { a.scale / a.logit_softcap } else { a.scale };
+    // Q is rounded to K's type once per row, then dotted with each K row as ggml-cpu does.
+    let kt = type_id(a.kv_type);
+    let q_bytes = quants::activation_row_bytes(kt, dk);
 
     // dst is [Dv, n_head, n_q, ne3]: one output row per (head, query, batch), in that order.
     dst.par_chunks_mut(dv).enumerate().for_each(|(row, out)| {
@@ -162,9 +165,7 @@ pub fn run(a: &Args, node: &Tensor) {
         let iq3 = row / (n_head * n_q);
         let slope = alibi_slope(a.max_bias, n_head, h);
         let qoff = a.q.row_offset(iq1, h, iq3);
-        // Q rounded to K's type once, then dotted with each K row as ggml-cpu does.
-        let kt = type_id(a.kv_type);
-        let mut qrow = vec![0u8; quants::activation_row_bytes(kt, dk)];
+        let mut qrow = vec![0u8; q_bytes];
         quants::quantize_activation_row(kt, f32s(&q[qoff..qoff + dk * 4]), &mut qrow);
         let mrow: Option<&[f16]> = a.mask.as_ref().map(|m| {
             let off = m.row_offset(iq1, h % m.ne[2], iq3 % m.ne[3]);

@@ -107,6 +107,10 @@ impl Layout {
     pub fn row_offset(&self, i1: usize, i2: usize, i3: usize) -> usize {
         i1 * self.nb[1] + i2 * self.nb[2] + i3 * self.nb[3]
     }
+    /// Byte offset of element (i0, i1, i2, i3).
+    pub fn offset(&self, i: [usize; 4]) -> usize {
+        (0..4).map(|d| i[d] * self.nb[d]).sum()
+    }
     /// (i1, i2, i3) of flat row index r.
     pub fn row_index(&self, r: usize) -> (usize, usize, usize) {
         let i1 = r % self.ne[1];
@@ -120,6 +124,27 @@ impl Layout {
             && self.nb[1] == self.nb[0] * self.ne[0]
             && self.nb[2] == self.nb[1] * self.ne[1]
             && self.nb[3] == self.nb[2] * self.ne[2]
+    }
+}
+
+/// Element size of the types CONCAT and REPEAT move as plain bytes: F32, F16, BF16, I32.
+pub(crate) fn plain_elem_size(t: u32) -> Option<usize> {
+    if t == ggml_sys::ggml_type::GGML_TYPE_I32 { Some(4) } else { cpy::float_elem_size(t) }
+}
+
+/// Fills the dense tensor data `dst` (shape `ne`, elements of `elem` bytes, in ggml order)
+/// element by element with the bytes `src_of([i0, i1, i2, i3])` gives for each index.
+pub(crate) fn gather_elements<'s>(dst: &mut [u8], ne: [usize; 4], elem: usize, src_of: impl Fn([usize; 4]) -> &'s [u8]) {
+    let mut k = 0;
+    for i3 in 0..ne[3] {
+        for i2 in 0..ne[2] {
+            for i1 in 0..ne[1] {
+                for i0 in 0..ne[0] {
+                    dst[k..k + elem].copy_from_slice(src_of([i0, i1, i2, i3]));
+                    k += elem;
+                }
+            }
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! REPEAT: src tiled to dst's shape (each dst dimension a multiple of src's).
 //! F32, F16, BF16 or I32; any source strides.
-use super::{concat::elem_size, Layout};
+use super::{gather_elements, plain_elem_size, Layout};
 use crate::tensor::Tensor;
 
 #[repr(C)]
@@ -13,7 +13,7 @@ pub struct Args {
 
 pub fn select(node: &Tensor) -> Option<Args> {
     let x = node.src(0)?;
-    let elem = elem_size(node.dtype())?;
+    let elem = plain_elem_size(node.dtype())?;
     let (xn, dn) = (x.ne(), node.ne());
     if x.dtype() != node.dtype() || (0..4).any(|d| xn[d] == 0 || dn[d] % xn[d] != 0) || !Layout::of(node).is_dense(elem) {
         return None;
@@ -23,18 +23,9 @@ pub fn select(node: &Tensor) -> Option<Args> {
 
 pub fn run(a: &Args, node: &Tensor) {
     let x = node.src_data(0);
-    let dst = node.data_mut();
-    let (dn, sn) = (a.dst.ne, a.src.ne);
-    let mut k = 0;
-    for i3 in 0..dn[3] {
-        for i2 in 0..dn[2] {
-            for i1 in 0..dn[1] {
-                for i0 in 0..dn[0] {
-                    let off = (i0 % sn[0]) * a.src.nb[0] + (i1 % sn[1]) * a.src.nb[1] + (i2 % sn[2]) * a.src.nb[2] + (i3 % sn[3]) * a.src.nb[3];
-                    dst[k..k + a.elem].copy_from_slice(&x[off..off + a.elem]);
-                    k += a.elem;
-                }
-            }
-        }
-    }
+    let sn = a.src.ne;
+    gather_elements(node.data_mut(), a.dst.ne, a.elem, |i| {
+        let off = a.src.offset([i[0] % sn[0], i[1] % sn[1], i[2] % sn[2], i[3] % sn[3]]);
+        &x[off..off + a.elem]
+    });
 }
