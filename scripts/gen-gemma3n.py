@@ -73,7 +73,7 @@ import time
 import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -234,7 +234,6 @@ class Spec:
     qtype: str                # key of TYPES
     mean: float = 0.0
     std: float = 1.0
-    kind: str = "normal"      # normal | constant
 
     @property
     def n(self) -> int:
@@ -308,7 +307,7 @@ def break_specs(specs: list[Spec], omit: list[str], wrong: list[str]) -> list[Sp
             continue
         if sp.name in wrong:
             ne = (sp.ne[0], max(1, sp.ne[1] // 2)) + sp.ne[2:] if len(sp.ne) > 1 else (sp.ne[0] * 2,)
-            sp = Spec(sp.name, ne, sp.qtype, sp.mean, sp.std, sp.kind)
+            sp = replace(sp, ne=ne)
         out.append(sp)
     return out
 
@@ -396,7 +395,6 @@ def chunk_plan(sp: Spec) -> list[int]:
 
 
 def add_metadata(wr: gguf.GGUFWriter, c: Config, seed: int, tok: dict[str, tuple]) -> None:
-    a = ARCH
     wr.add_type("model")
     wr.add_name(f"Gemma3n synthetic {c.size_label}")
     wr.add_basename("gemma-3n-synthetic")
@@ -450,8 +448,6 @@ def parse_int_list(s: str) -> list[int]:
 
 
 def build_config(args, n_vocab: int) -> Config:
-    if args.preset not in PRESETS:
-        raise UsageError(f"unknown preset {args.preset!r} (choose from {', '.join(PRESETS)})")
     p = {**COMMON, **PRESETS[args.preset]}
     for k in ("layers", "hidden", "heads", "kv_heads", "head_dim", "ffn", "per_layer_input",
               "sliding_window", "global_every", "context_length", "rope_base",
@@ -687,8 +683,7 @@ def run_quantize(args, c: Config, src: Path, dst: Path, log) -> None:
     # quantised embedding tables were written as random blocks on purpose: keep them as they are
     if c.embd_type not in FLOAT_TYPES:
         cmd += ["--token-embedding-type", c.embd_type]
-        cmd += ["--tensor-type", f"per_layer_token_embd={c.ple_type}"]
-    elif c.ple_type not in FLOAT_TYPES:
+    if c.embd_type not in FLOAT_TYPES or c.ple_type not in FLOAT_TYPES:
         cmd += ["--tensor-type", f"per_layer_token_embd={c.ple_type}"]
     cmd += [str(src), str(dst), args.quantize, str(max(1, args.threads))]
     log("running " + " ".join(cmd))

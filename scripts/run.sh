@@ -25,7 +25,6 @@ if [ -n "$gemma3n" ]; then
   if [ ! -f "$model" ]; then
     quant=(); [ "$gemma3n" = tiny ] || quant=(--quantize Q4_K_M)
     say "generating Gemma3n '$gemma3n' (synthetic weights) into $model"
-    python3 -m pip install -q numpy 2>&1 | grep -v 'Running pip as' >&2 || true
     python3 "$here/scripts/gen-gemma3n.py" --preset "$gemma3n" --tokenizer-from "$tokenizer" "${quant[@]}" -o "$model"
   fi
   echo "NOTE: $(basename "$model") has SYNTHETIC random weights: the text below is meaningless;"

@@ -12,6 +12,7 @@ emulations). `run_tool(..., unicorn=...)` and the `llama_server` fixture do exac
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shlex
@@ -363,10 +364,18 @@ def iq4nl_model_path(model_path: Path, bin_dir: Path) -> Path:
     return out
 
 
+def completion(run, model, prompt: str, n: int, unicorn: bool, extra=(), env: dict | None = None,
+               ctx: int = 512) -> Result:
+    """Greedy llama-completion of n tokens, through --backend unicorn (emulated) or on the CPU
+    baseline; fails the test unless it exits 0."""
+    args = ["-m", model, "-p", prompt, "-n", n, "--temp", 0, "-no-cnv", "-c", ctx] + list(extra) + COMMON
+    return check_ok(run("llama-completion", args + (UNICORN_ARGS if unicorn else CPU_ARGS),
+                        unicorn=unicorn, timeout=600, env=env))
+
+
 def generate_gemma3n(model_path: Path, name: str, extra: list[str]) -> Path:
     """A synthetic Gemma3n GGUF from scripts/gen-gemma3n.py (tokenizer from the real Gemma 3
     model), cached and keyed by the generator's own hash plus its arguments."""
-    import hashlib
     gen = REPO / "scripts" / "gen-gemma3n.py"
     key = hashlib.sha256(gen.read_bytes() + " ".join(extra).encode()).hexdigest()[:12]
     out = CACHE / "model" / f"gemma3n-{name}-{key}.gguf"

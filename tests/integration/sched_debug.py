@@ -181,13 +181,10 @@ def format_summary(graphs: list[Graph], label: str = "") -> str:
 
 def placement_table(graph: Graph) -> str:
     """Op counts per backend for one graph, e.g. for the demo's placement summary."""
-    counts: dict[tuple[str, str], int] = {}
-    for n in graph.nodes:
-        counts[(n.backend, n.op)] = counts.get((n.backend, n.op), 0) + 1
-    backends = sorted({b for b, _ in counts})
+    counts = Counter((n.backend, n.op) for n in graph.nodes)
     lines = []
-    for b in backends:
-        ops = sorted(((op, c) for (bb, op), c in counts.items() if bb == b), key=lambda x: -x[1])
+    for b in sorted({b for b, _ in counts}):
+        ops = [(op, c) for (bb, op), c in counts.most_common() if bb == b]
         lines.append(f"  {b:14s} " + ", ".join(f"{op} x{c}" for op, c in ops))
     return "\n".join(lines)
 

@@ -12,21 +12,15 @@ import subprocess
 
 import pytest
 
-from conftest import (COMMON, CPU_ARGS, IGPU, NPU, REPO, UNICORN_ARGS, check_ok, generate_gemma3n)
+from conftest import (COMMON, CPU_ARGS, DATA, IGPU, NPU, REPO, UNICORN_ARGS, check_ok, completion,
+                      generate_gemma3n)
 from sched_debug import SCHED_DEBUG_ARGS, SCHED_DEBUG_ENV, parse_sched_debug
-from test_unicorn import (CHAT_ARGS, PLAN_LINE, SERVER_ARGS, UNICORN_PLAN_LINE, completion_tokens,
-                          first_difference, planned_layers)
+from test_unicorn import (CHAT_ARGS, PLAN_LINE, PROMPTS, SERVER_ARGS, UNICORN_PLAN_LINE, first_difference,
+                          planned_layers)
 
-PROMPTS = ["The three primary colors are", "def fibonacci(n):\n", "Once upon a time, in a village by the sea,"]
 LONG_PROMPT = ("The river ran past the mill, under the old stone bridge and on towards the sea, where the "
                "fishing boats waited for the tide. Every morning the miller walked to the bridge, counted "
                "the boats, and wrote the number in a book that nobody else ever read.")
-
-
-def completion(run, model, prompt, n, unicorn, extra=(), env=None):
-    args = ["-m", model, "-p", prompt, "-n", n, "--temp", 0, "-no-cnv", "-c", 512] + list(extra) + COMMON
-    return check_ok(run("llama-completion", args + (UNICORN_ARGS if unicorn else CPU_ARGS),
-                        unicorn=unicorn, timeout=600, env=env))
 
 
 def test_gemma3n_tokens_and_probs_emulated(gemma3n_tiny, llama_server):
@@ -124,7 +118,6 @@ def test_gemma3n_graph_ops_replayed_emulated(gemma3n_tiny, run, tmp_path):
 
 def test_gemma3n_perplexity_emulated(gemma3n_tiny, run):
     """llama-perplexity --backend unicorn on the fixed text prints the CPU's figure exactly."""
-    from conftest import DATA
     ppl = ["-m", gemma3n_tiny, "-f", DATA / "fixed-text.txt", "-c", 128, "--chunks", 3] + COMMON
     a = check_ok(run("llama-perplexity", ppl + UNICORN_ARGS, unicorn=True, timeout=600))
     b = check_ok(run("llama-perplexity", ppl + CPU_ARGS, unicorn=False, timeout=600))

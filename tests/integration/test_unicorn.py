@@ -21,7 +21,7 @@ from collections import Counter
 import pytest
 
 from conftest import (COMMON, CPU_ARGS, DATA, IGPU, NPU, UNICORN_ARGS, check_ok, check_unicorn_selected,
-                      free_port)
+                      completion, free_port)
 from sched_debug import (SCHED_DEBUG_ARGS, SCHED_DEBUG_ENV, Graph, format_summary, inconsistent_nodes,
                          parse_sched_debug)
 
@@ -392,9 +392,7 @@ def test_spill_plan_emulated(model_path, run):
     (its own log line), the scheduler runs every layer's mat-muls where the plan put that layer's
     weights, and the greedy tokens still equal the CPU backend's."""
     env = {"UNICORN_IGPU_MEM": SPILL_BUDGET, **SCHED_DEBUG_ENV}
-    args = ["-m", model_path, "-p", PROMPTS[0], "-n", 32, "-c", 256, "--temp", 0, "-no-cnv"]
-    res = check_ok(run("llama-completion", args + COMMON + UNICORN_ARGS + SCHED_DEBUG_ARGS,
-                       unicorn=True, timeout=300, env=env))
+    res = completion(run, model_path, PROMPTS[0], 32, True, SCHED_DEBUG_ARGS, env=env, ctx=256)
     applied, planned = PLAN_LINE.search(res.output), UNICORN_PLAN_LINE.search(res.output)
     assert applied and planned, f"no offload plan lines in the output:\n{res.tail()}"
     print(f"Unicorn plan:  {planned.group(1)}\napplied plan:  {applied.group(1)}")
@@ -406,7 +404,7 @@ def test_spill_plan_emulated(model_path, run):
                                     lambda layer, weight: IGPU if layer in on_dev else "CPU")
     assert not wrong, f"{len(wrong)} mat-muls not where the plan put their weights: {wrong[:8]}"
 
-    cpu = check_ok(run("llama-completion", args + COMMON + CPU_ARGS, unicorn=False, timeout=300))
+    cpu = completion(run, model_path, PROMPTS[0], 32, False, ctx=256)
     assert res.stdout == cpu.stdout, f"spilled run differs from the CPU:\n{res.stdout!r}\n{cpu.stdout!r}"
 
 
@@ -437,11 +435,9 @@ def test_ngl_and_ot_override_plan_emulated(model_path, run):
     - with -ot sending the FFN weights of layers 0 and 1 to the CPU, those mat-muls run on the
       CPU and every other layer mat-mul on UNICORN_IGPU0.
     Both runs give the CPU backend's greedy tokens."""
-    args = ["-m", model_path, "-p", PROMPTS[0], "-n", 16, "-c", 256, "--temp", 0, "-no-cnv"]
-    cpu = check_ok(run("llama-completion", args + COMMON + CPU_ARGS, unicorn=False, timeout=300))
-
-    ngl = check_ok(run("llama-completion", args + COMMON + UNICORN_ARGS + ["-ngl", "99"] + SCHED_DEBUG_ARGS,
-                       unicorn=True, timeout=300, env={"UNICORN_IGPU_MEM": SPILL_BUDGET, **SCHED_DEBUG_ENV}))
+    cpu = completion(run, model_path, PROMPTS[0], 16, False, ctx=256)
+    ngl = completion(run, model_path, PROMPTS[0], 16, True, ["-ngl", "99"] + SCHED_DEBUG_ARGS,
+                     env={"UNICORN_IGPU_MEM": SPILL_BUDGET, **SCHED_DEBUG_ENV}, ctx=256)
     assert not UNICORN_PLAN_LINE.search(ngl.output), "Unicorn planned an offload although -ngl was given"
     applied = PLAN_LINE.search(ngl.output)
     assert applied and "CPU" not in applied.group(1), f"-ngl 99 did not offload every layer: {ngl.tail()}"
@@ -450,8 +446,8 @@ def test_ngl_and_ot_override_plan_emulated(model_path, run):
     assert not wrong, f"-ngl 99: {len(wrong)} mat-muls off {IGPU}: {wrong[:8]}"
     assert ngl.stdout == cpu.stdout, f"-ngl 99 run differs from the CPU:\n{ngl.stdout!r}\n{cpu.stdout!r}"
 
-    ot = check_ok(run("llama-completion", args + COMMON + UNICORN_ARGS + ["-ot", OT_PATTERN] + SCHED_DEBUG_ARGS,
-                      unicorn=True, timeout=300, env=SCHED_DEBUG_ENV))
+    ot = completion(run, model_path, PROMPTS[0], 16, True, ["-ot", OT_PATTERN] + SCHED_DEBUG_ARGS,
+                    env=SCHED_DEBUG_ENV, ctx=256)
     on_cpu = re.compile(r"blk\.[01]\.ffn_(gate|up|down)\.")  # the dump cuts names to 20 characters
     wrong = misplaced_layer_matmuls(parse_sched_debug(ot.stderr + ot.stdout),
                                     lambda layer, w: "CPU" if on_cpu.match(w) else IGPU)
