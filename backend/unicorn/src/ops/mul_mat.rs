@@ -56,22 +56,29 @@ fn uses_tinyblas(weight_type: u32, k: usize, rows: usize, cols: usize, src1_cont
         ty::GGML_TYPE_F16 | ty::GGML_TYPE_BF16 => true,
         _ => false,
     };
-    float && cols >= 2 && k.is_multiple_of(8) && rows.is_multiple_of(4)
+    float && cols >= 2 && k > 0 && k.is_multiple_of(8) && rows.is_multiple_of(4)
 }
 
-/// tinyBLAS's float dot product: 8 lanes, `acc = a * b + acc` per lane, then `hsum`.
-fn tinyblas_dot(weight_type: u32, k: usize, w: &[u8], act: &[u8]) -> f32 {
-    let load = |b: &[u8], i: usize| -> f32 {
-        match weight_type {
-            ty::GGML_TYPE_F32 => f32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]),
-            ty::GGML_TYPE_F16 => half::f16::from_le_bytes([b[2 * i], b[2 * i + 1]]).to_f32(),
-            _ => half::bf16::from_le_bytes([b[2 * i], b[2 * i + 1]]).to_f32(),
+/// A row of F32, F16 or BF16 values widened to f32 (exact, as tinyBLAS's loads).
+fn widen_row(weight_type: u32, src: &[u8], dst: &mut [f32]) {
+    match weight_type {
+        ty::GGML_TYPE_F32 => {
+            dst.iter_mut().zip(src.chunks_exact(4)).for_each(|(d, c)| *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         }
-    };
+        ty::GGML_TYPE_F16 => {
+            dst.iter_mut().zip(src.chunks_exact(2)).for_each(|(d, c)| *d = half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+        }
+        _ => dst.iter_mut().zip(src.chunks_exact(2)).for_each(|(d, c)| *d = half::bf16::from_le_bytes([c[0], c[1]]).to_f32()),
+    }
+}
+
+/// tinyBLAS's float dot product: 8 lanes, `acc = a * b + acc` per lane, then `hsum`
+/// (k is a multiple of 8: see `uses_tinyblas`).
+fn tinyblas_dot(w: &[f32], act: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
-    for l in (0..k).step_by(8) {
-        for (lane, a) in acc.iter_mut().enumerate() {
-            *a = load(w, l + lane).mul_add(load(act, l + lane), *a);
+    for (wc, ac) in w.chunks_exact(8).zip(act.chunks_exact(8)) {
+        for lane in 0..8 {
+            acc[lane] = wc[lane].mul_add(ac[lane], acc[lane]);
         }
     }
     quants::hsum_float_8(&acc)
@@ -99,21 +106,48 @@ pub fn run(a: &Args, node: &Tensor) {
     // 2. Tasks own TILE weight rows and compute them against every activation row, so each
     //    weight tile is read from memory once (prefill) and tasks stay small (decode).
     let (r2, r3) = (a.src1.ne[2] / a.src0.ne[2], a.src1.ne[3] / a.src0.ne[3]);
+    // weight row r of the matrix activation column `col` multiplies (broadcast over dims 2, 3)
+    let matrix_of = |col: usize| {
+        let (_, i12, i13) = a.src1.row_index(col);
+        (i12 / r2, i13 / r3)
+    };
+    let w_row = |r: usize, (i02, i03): (usize, usize)| {
+        let off = a.src0.row_offset(r, i02, i03);
+        &w[off..off + w_row_bytes]
+    };
     let out = DisjointRows::new(dst);
-    (0..n_rows.div_ceil(TILE)).into_par_iter().for_each(|t| {
-        let rows = t * TILE..((t + 1) * TILE).min(n_rows);
+    let tiles = (0..n_rows.div_ceil(TILE)).into_par_iter().map(|t| t * TILE..((t + 1) * TILE).min(n_rows));
+
+    if !a.tinyblas {
+        tiles.for_each(|rows| {
+            for col in 0..n_act {
+                let (m, arow) = (matrix_of(col), &act[col * act_bytes..(col + 1) * act_bytes]);
+                for r in rows.clone() {
+                    out.write(col * n_rows + r, quants::vec_dot(a.weight_type, k, w_row(r, m), arow));
+                }
+            }
+        });
+        return;
+    }
+
+    // tinyBLAS (float weights, prefill): activations and weight rows widened to f32 once each,
+    // not once per product (the widening is exact, so the sums are unchanged).
+    let mut act_f32 = vec![0f32; n_act * k];
+    act_f32.par_chunks_mut(k).zip(act.par_chunks(act_bytes)).for_each(|(d, s)| widen_row(a.weight_type, s, d));
+    tiles.for_each(|rows| {
+        let mut wf = vec![0f32; rows.len() * k];
+        let mut widened_for = None; // the weight matrix whose tile rows are in `wf`
         for col in 0..n_act {
-            let (_, i12, i13) = a.src1.row_index(col);
-            let arow = &act[col * act_bytes..(col + 1) * act_bytes];
-            for r in rows.clone() {
-                let off = a.src0.row_offset(r, i12 / r2, i13 / r3);
-                let wrow = &w[off..off + w_row_bytes];
-                let v = if a.tinyblas {
-                    tinyblas_dot(a.weight_type, k, wrow, arow)
-                } else {
-                    quants::vec_dot(a.weight_type, k, wrow, arow)
-                };
-                out.write(col * n_rows + r, v);
+            let m = matrix_of(col);
+            if widened_for != Some(m) {
+                for (d, r) in wf.chunks_exact_mut(k).zip(rows.clone()) {
+                    widen_row(a.weight_type, w_row(r, m), d);
+                }
+                widened_for = Some(m);
+            }
+            let arow = &act_f32[col * k..(col + 1) * k];
+            for (wr, r) in wf.chunks_exact(k).zip(rows.clone()) {
+                out.write(col * n_rows + r, tinyblas_dot(wr, arow));
             }
         }
     });
