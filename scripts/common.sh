@@ -12,7 +12,8 @@ install_deps() {
   command -v ninja >/dev/null || need+=(ninja-build)
   command -v c++ >/dev/null || need+=(build-essential)
   command -v python3 >/dev/null || need+=(python3 python3-pip)
-  [ -e /usr/lib/llvm-14/lib/libclang.so ] || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 \
+  # bindgen needs libclang itself (libclang-NN.so), not libclang-cpp which other packages bring.
+  ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/x86_64-linux-gnu/libclang-[0-9]*.so* >/dev/null 2>&1 \
     || need+=(libclang-dev clang)
   if [ ${#need[@]} -gt 0 ]; then
     say "apt-get install ${need[*]}"
