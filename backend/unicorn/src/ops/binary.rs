@@ -1,17 +1,12 @@
 //! ADD, SUB, MUL, DIV with src1 broadcast (repeated) over src0. F32.
 use rayon::prelude::*;
 
+use super::args::*;
 use super::Layout;
 use crate::tensor::{f32s_mut, Tensor};
 use ggml_sys::{ggml_op as op, ggml_type as ty};
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct Args {
-    pub op: u32,
-    pub src0: Layout,
-    pub src1: Layout,
-}
+pub use super::args::ucn_binary_args as Args;
 
 pub fn select(node: &Tensor) -> Option<Args> {
     let (x, y) = (node.src(0)?, node.src(1)?);
@@ -23,14 +18,21 @@ pub fn select(node: &Tensor) -> Option<Args> {
     if (0..4).any(|d| yn[d] == 0 || xn[d] % yn[d] != 0) {
         return None;
     }
-    Some(Args { op: node.op(), src0: Layout::of(&x), src1: Layout::of(&y) })
+    let op = match node.op() {
+        op::GGML_OP_ADD => UCN_BINARY_ADD,
+        op::GGML_OP_SUB => UCN_BINARY_SUB,
+        op::GGML_OP_MUL => UCN_BINARY_MUL,
+        op::GGML_OP_DIV => UCN_BINARY_DIV,
+        _ => return None,
+    };
+    Some(Args { op, src0: Layout::of(&x), src1: Layout::of(&y) })
 }
 
 fn apply(o: u32, a: f32, b: f32) -> f32 {
     match o {
-        op::GGML_OP_ADD => a + b,
-        op::GGML_OP_SUB => a - b,
-        op::GGML_OP_MUL => a * b,
+        UCN_BINARY_ADD => a + b,
+        UCN_BINARY_SUB => a - b,
+        UCN_BINARY_MUL => a * b,
         _ => a / b,
     }
 }

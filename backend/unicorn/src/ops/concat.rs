@@ -2,15 +2,7 @@
 use super::{gather_elements, plain_elem_size, Layout};
 use crate::tensor::Tensor;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct Args {
-    pub dim: usize,
-    pub elem: usize,
-    pub src0: Layout,
-    pub src1: Layout,
-    pub dst: Layout,
-}
+pub use super::args::ucn_concat_args as Args;
 
 pub fn select(node: &Tensor) -> Option<Args> {
     let (a, b) = (node.src(0)?, node.src(1)?);

@@ -7,14 +7,7 @@ use super::{f32_to_bf16, Layout};
 use crate::tensor::Tensor;
 use ggml_sys::ggml_type as ty;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct Args {
-    pub src_type: u32,
-    pub dst_type: u32,
-    pub src: Layout,
-    pub dst: Layout,
-}
+pub use super::args::ucn_cpy_args as Args;
 
 /// The plain float types this family converts between, with their element size.
 pub fn float_elem_size(t: u32) -> Option<usize> {

@@ -15,42 +15,18 @@ use crate::quants;
 use crate::tensor::{f32s, f32s_mut, Tensor};
 use ggml_sys::ggml_type as ty;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct Args {
-    pub q: Layout,
-    pub k: Layout,
-    pub v: Layout,
-    pub mask: Option<Layout>,
-    pub has_sinks: bool,
-    pub kv_type: KvType,
-    pub dst: Layout,
-    pub scale: f32,
-    pub max_bias: f32,
-    pub logit_softcap: f32,
-}
+pub use super::args::ucn_flash_attn_ext_args as Args;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KvType {
-    F32,
-    F16,
-    Bf16,
-}
-
-fn kv_type(t: u32) -> Option<KvType> {
-    match t {
-        ty::GGML_TYPE_F32 => Some(KvType::F32),
-        ty::GGML_TYPE_F16 => Some(KvType::F16),
-        ty::GGML_TYPE_BF16 => Some(KvType::Bf16),
-        _ => None,
-    }
+/// Element size of a KV-cache type this kernel reads (F32, F16, BF16).
+fn kv_elem_size(t: u32) -> Option<usize> {
+    super::cpy::float_elem_size(t)
 }
 
 pub fn select(node: &Tensor) -> Option<Args> {
     let (q, k, v) = (node.src(0)?, node.src(1)?, node.src(2)?);
-    let kv = kv_type(k.dtype())?;
-    if q.dtype() != ty::GGML_TYPE_F32 || node.dtype() != ty::GGML_TYPE_F32 || kv_type(v.dtype())? != kv {
+    let kv = k.dtype();
+    kv_elem_size(kv)?;
+    if q.dtype() != ty::GGML_TYPE_F32 || node.dtype() != ty::GGML_TYPE_F32 || v.dtype() != kv {
         return None;
     }
     if !q.rows_contiguous() || !k.rows_contiguous() || !v.rows_contiguous() {
@@ -79,6 +55,7 @@ pub fn select(node: &Tensor) -> Option<Args> {
         }
         None => None,
     };
+    let has_mask = mask.is_some();
     let has_sinks = match node.src(4) {
         Some(s) => {
             if s.dtype() != ty::GGML_TYPE_F32 || s.nelements() < qn[2] || !s.is_contiguous() {
@@ -92,7 +69,8 @@ pub fn select(node: &Tensor) -> Option<Args> {
         q: Layout::of(&q),
         k: Layout::of(&k),
         v: Layout::of(&v),
-        mask,
+        mask: mask.unwrap_or_default(),
+        has_mask,
         has_sinks,
         kv_type: kv,
         dst: Layout::of(node),
@@ -117,24 +95,15 @@ pub fn alibi_slope(max_bias: f32, n_head: usize, h: usize) -> f32 {
     }
 }
 
-/// ggml type id of the KV cache type (the weight type for `quants::vec_dot`).
-fn type_id(kv: KvType) -> u32 {
-    match kv {
-        KvType::F32 => ty::GGML_TYPE_F32,
-        KvType::F16 => ty::GGML_TYPE_F16,
-        KvType::Bf16 => ty::GGML_TYPE_BF16,
-    }
-}
-
 /// acc = v * s + acc (fused, as `ggml_vec_mad_f32`), with v a row of the KV type.
-fn mad(acc: &mut [f32], v: &[u8], s: f32, kv: KvType) {
+fn mad(acc: &mut [f32], v: &[u8], s: f32, kv: u32) {
     match kv {
-        KvType::F32 => acc.iter_mut().zip(f32s(v)).for_each(|(a, x)| *a = x.mul_add(s, *a)),
-        KvType::F16 => {
+        ty::GGML_TYPE_F32 => acc.iter_mut().zip(f32s(v)).for_each(|(a, x)| *a = x.mul_add(s, *a)),
+        ty::GGML_TYPE_F16 => {
             let v: &[f16] = bytemuck::cast_slice(v);
             acc.iter_mut().zip(v).for_each(|(a, x)| *a = x.to_f32().mul_add(s, *a))
         }
-        KvType::Bf16 => {
+        _ => {
             let v: &[bf16] = bytemuck::cast_slice(v);
             acc.iter_mut().zip(v).for_each(|(a, x)| *a = x.to_f32().mul_add(s, *a))
         }
@@ -150,12 +119,12 @@ pub fn run(a: &Args, node: &Tensor) {
     let [dk, n_q, n_head, ne3] = a.q.ne;
     let dv = a.v.ne[0];
     let n_kv = a.k.ne[1];
-    let esz = match a.kv_type { KvType::F32 => 4, _ => 2 };
+    let esz = kv_elem_size(a.kv_type).unwrap_or(2);
     let (rk2, rk3) = (n_head / a.k.ne[2], ne3 / a.k.ne[3]);
     let (rv2, rv3) = (n_head / a.v.ne[2], ne3 / a.v.ne[3]);
     let scale = if a.logit_softcap != 0.0 { a.scale / a.logit_softcap } else { a.scale };
     // Q is rounded to K's type once per row, then dotted with each K row as ggml-cpu does.
-    let kt = type_id(a.kv_type);
+    let kt = a.kv_type;
     let q_bytes = quants::activation_row_bytes(kt, dk);
 
     // dst is [Dv, n_head, n_q, ne3]: one output row per (head, query, batch), in that order.
@@ -167,7 +136,7 @@ pub fn run(a: &Args, node: &Tensor) {
         let qoff = a.q.row_offset(iq1, h, iq3);
         let mut qrow = vec![0u8; q_bytes];
         quants::quantize_activation_row(kt, f32s(&q[qoff..qoff + dk * 4]), &mut qrow);
-        let mrow: Option<&[f16]> = a.mask.as_ref().map(|m| {
+        let mrow: Option<&[f16]> = a.has_mask.then_some(&a.mask).map(|m| {
             let off = m.row_offset(iq1, h % m.ne[2], iq3 % m.ne[3]);
             bytemuck::cast_slice(&mask[off..off + n_kv * 2])
         });
@@ -231,7 +200,7 @@ mod tests {
     #[test]
     fn q_rounds_to_kv_type_before_the_dot() {
         // bf16 keeps 8 bits of mantissa: 1 + 2^-9 rounds to even (1.0).
-        let kt = type_id(KvType::Bf16);
+        let kt = ty::GGML_TYPE_BF16;
         let mut q = vec![0u8; quants::activation_row_bytes(kt, 32)];
         quants::quantize_activation_row(kt, &[1.0 + 1.0 / 512.0; 32], &mut q);
         let k: Vec<u8> = (0..32).flat_map(|_| super::super::f32_to_bf16(1.0).to_bits().to_le_bytes()).collect();

@@ -7,13 +7,7 @@ use crate::quants;
 use crate::tensor::{f32s_mut, Tensor};
 use ggml_sys::ggml_type as ty;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct Args {
-    pub src_type: u32,
-    pub src: Layout,
-    pub idx: Layout,
-}
+pub use super::args::ucn_get_rows_args as Args;
 
 pub fn select(node: &Tensor) -> Option<Args> {
     let (w, idx) = (node.src(0)?, node.src(1)?);

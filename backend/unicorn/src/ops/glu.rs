@@ -5,26 +5,19 @@ use rayon::prelude::*;
 
 use super::{unary, Layout};
 use crate::tensor::{f32s_mut, Tensor};
-use ggml_sys::{ggml_glu_op as g, ggml_type as ty, ggml_unary_op as u};
+use super::args::*;
+use ggml_sys::{ggml_glu_op as g, ggml_type as ty};
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct Args {
-    pub src0: Layout,
-    pub src1: Option<Layout>,
-    pub swapped: bool,
-    /// The activation, as a unary op id.
-    pub act: u32,
-    pub nc: usize,
-}
+pub use super::args::ucn_glu_args as Args;
 
+/// The activation of a ggml GLU op, as an element-wise function (`args::UCN_UNARY_*`).
 fn activation(op: u32) -> Option<u32> {
     match op {
-        g::GGML_GLU_OP_REGLU => Some(u::GGML_UNARY_OP_RELU),
-        g::GGML_GLU_OP_GEGLU => Some(u::GGML_UNARY_OP_GELU),
-        g::GGML_GLU_OP_SWIGLU => Some(u::GGML_UNARY_OP_SILU),
-        g::GGML_GLU_OP_GEGLU_ERF => Some(u::GGML_UNARY_OP_GELU_ERF),
-        g::GGML_GLU_OP_GEGLU_QUICK => Some(u::GGML_UNARY_OP_GELU_QUICK),
+        g::GGML_GLU_OP_REGLU => Some(UCN_UNARY_RELU),
+        g::GGML_GLU_OP_GEGLU => Some(UCN_UNARY_GELU),
+        g::GGML_GLU_OP_SWIGLU => Some(UCN_UNARY_SILU),
+        g::GGML_GLU_OP_GEGLU_ERF => Some(UCN_UNARY_GELU_ERF),
+        g::GGML_GLU_OP_GEGLU_QUICK => Some(UCN_UNARY_GELU_QUICK),
         _ => None,
     }
 }
@@ -50,7 +43,8 @@ pub fn select(node: &Tensor) -> Option<Args> {
         None if xn[0] == 2 * nc => None,
         None => return None,
     };
-    Some(Args { src0: Layout::of(&x), src1, swapped: node.op_param_i32(1) != 0, act, nc })
+    let has_src1 = src1.is_some();
+    Some(Args { src0: Layout::of(&x), src1: src1.unwrap_or_default(), has_src1, swapped: node.op_param_i32(1) != 0, act, nc })
 }
 
 pub fn run(a: &Args, node: &Tensor) {
@@ -59,10 +53,12 @@ pub fn run(a: &Args, node: &Tensor) {
     dst.par_chunks_mut(a.nc).enumerate().for_each(|(r, out)| {
         let (i1, i2, i3) = a.src0.row_index(r);
         let row0 = super::row_f32(&x, &a.src0, i1, i2, i3);
-        let (xs, gs) = match &a.src1 {
-            Some(l1) => (&row0[..a.nc], super::row_f32(&gt, l1, i1, i2, i3)),
-            None if a.swapped => (&row0[a.nc..], &row0[..a.nc]),
-            None => (&row0[..a.nc], &row0[a.nc..]),
+        let (xs, gs) = if a.has_src1 {
+            (&row0[..a.nc], super::row_f32(&gt, &a.src1, i1, i2, i3))
+        } else if a.swapped {
+            (&row0[a.nc..], &row0[..a.nc])
+        } else {
+            (&row0[..a.nc], &row0[a.nc..])
         };
         out.iter_mut().zip(xs.iter().zip(gs)).for_each(|(o, (&xv, &gv))| *o = unary::apply(a.act, xv) * gv);
     });

@@ -4,11 +4,13 @@
 //! - `select(node) -> Option<Args>`: the single decision whether (and how) the op is run;
 //!   `supports_op` and the compute dispatch both call it, so an op is claimed exactly when a
 //!   kernel exists for it;
-//! - an `Args` struct (`#[repr(C)]`, plain sizes/strides/params): the kernel-argument type
-//!   that every engine uses, the reference here and the HIP/XRT engines on the hardware;
+//! - an `Args` struct (plain sizes/strides/params): the kernel-argument type every engine
+//!   uses. It is defined once, in C, in `kernels/hip/args.h` (see `args`), and the GPU kernels
+//!   take exactly that struct;
 //! - `run(&Args, node)`: the CPU reference kernel, the numerical oracle for the others.
 use crate::tensor::Tensor;
 
+pub mod args;
 pub mod binary;
 pub mod concat;
 pub mod cpy;
@@ -89,12 +91,7 @@ pub fn run(kernel: &Kernel, node: &Tensor) {
 }
 
 /// Shape and strides of a tensor, as plain numbers (part of most `Args`).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Layout {
-    pub ne: [usize; 4],
-    pub nb: [usize; 4],
-}
+pub use args::ucn_layout as Layout;
 
 impl Layout {
     pub fn of(t: &Tensor) -> Self {

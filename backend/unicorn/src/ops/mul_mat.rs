@@ -14,16 +14,7 @@ use crate::quants;
 use crate::tensor::{f32s, f32s_mut, Tensor};
 use ggml_sys::ggml_type as ty;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct Args {
-    pub weight_type: u32,
-    /// The CPU backend computes this product with llamafile's tinyBLAS (see `uses_tinyblas`).
-    pub tinyblas: bool,
-    pub src0: Layout,
-    pub src1: Layout,
-    pub dst: Layout,
-}
+pub use super::args::ucn_mul_mat_args as Args;
 
 pub fn select(node: &Tensor) -> Option<Args> {
     let (w, x) = (node.src(0)?, node.src(1)?);

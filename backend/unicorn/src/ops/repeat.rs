@@ -3,13 +3,7 @@
 use super::{gather_elements, plain_elem_size, Layout};
 use crate::tensor::Tensor;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct Args {
-    pub elem: usize,
-    pub src: Layout,
-    pub dst: Layout,
-}
+pub use super::args::ucn_repeat_args as Args;
 
 pub fn select(node: &Tensor) -> Option<Args> {
     let x = node.src(0)?;

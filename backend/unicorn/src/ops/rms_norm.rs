@@ -1,14 +1,8 @@
 //! RMS_NORM: y = x / sqrt(mean(x^2) + eps), per row. F32; squares in f32 summed in f64, as
 //! ggml-cpu does.
-use super::Layout;
 use crate::tensor::Tensor;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct Args {
-    pub src: Layout,
-    pub eps: f32,
-}
+pub use super::args::ucn_rms_norm_args as Args;
 
 pub fn select(node: &Tensor) -> Option<Args> {
     Some(Args { src: super::rowwise_f32(node)?, eps: node.op_param_f32(0) })

@@ -13,22 +13,7 @@ use ggml_sys::ggml_type as ty;
 pub const MODE_NORMAL: i32 = 0;
 pub const MODE_NEOX: i32 = 2;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct Args {
-    pub src: Layout,
-    pub n_dims: usize,
-    pub n_offs: usize,
-    pub neox: bool,
-    pub n_ctx_orig: i32,
-    pub freq_base: f32,
-    pub freq_scale: f32,
-    pub ext_factor: f32,
-    pub attn_factor: f32,
-    pub beta_fast: f32,
-    pub beta_slow: f32,
-    pub has_freq_factors: bool,
-}
+pub use super::args::ucn_rope_args as Args;
 
 pub fn select(node: &Tensor) -> Option<Args> {
     let (x, pos) = (node.src(0)?, node.src(1)?);

@@ -1,14 +1,7 @@
 //! SCALE: y = x * s + b. F32.
-use super::Layout;
 use crate::tensor::Tensor;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct Args {
-    pub src: Layout,
-    pub scale: f32,
-    pub bias: f32,
-}
+pub use super::args::ucn_scale_args as Args;
 
 pub fn select(node: &Tensor) -> Option<Args> {
     Some(Args { src: super::rowwise_f32(node)?, scale: node.op_param_f32(0), bias: node.op_param_f32(1) })

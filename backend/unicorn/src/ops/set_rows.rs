@@ -4,15 +4,7 @@ use super::{cpy, Layout};
 use crate::tensor::Tensor;
 use ggml_sys::ggml_type as ty;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct Args {
-    pub dst_type: u32,
-    pub src: Layout,
-    pub idx: Layout,
-    pub idx_is_i64: bool,
-    pub dst: Layout,
-}
+pub use super::args::ucn_set_rows_args as Args;
 
 pub fn select(node: &Tensor) -> Option<Args> {
     let (x, idx) = (node.src(0)?, node.src(1)?);

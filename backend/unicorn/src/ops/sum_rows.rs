@@ -6,12 +6,7 @@ use super::Layout;
 use crate::tensor::{f32s_mut, Tensor};
 use ggml_sys::{ggml_op as op, ggml_type as ty};
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct Args {
-    pub src: Layout,
-    pub mean: bool,
-}
+pub use super::args::ucn_sum_rows_args as Args;
 
 pub fn select(node: &Tensor) -> Option<Args> {
     let x = node.src(0)?;

@@ -3,47 +3,34 @@
 //! CPU backend agree to the bit on Gemma's activations.
 use half::f16;
 
-use super::Layout;
+use super::args::*;
 use crate::tensor::Tensor;
 use ggml_sys::ggml_unary_op as u;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct Args {
-    pub src: Layout,
-    pub func: Func,
-}
+pub use super::args::ucn_unary_args as Args;
 
-/// The element-wise function: a ggml unary op, or one of the stand-alone ops.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Func {
-    Unary(u32),
-    Sqr,
-    Sqrt,
+/// The element-wise function (`args::UCN_UNARY_*`) of a ggml unary op id, if supported.
+pub fn from_ggml(op: u32) -> Option<u32> {
+    Some(match op {
+        u::GGML_UNARY_OP_GELU => UCN_UNARY_GELU,
+        u::GGML_UNARY_OP_GELU_ERF => UCN_UNARY_GELU_ERF,
+        u::GGML_UNARY_OP_GELU_QUICK => UCN_UNARY_GELU_QUICK,
+        u::GGML_UNARY_OP_SILU => UCN_UNARY_SILU,
+        u::GGML_UNARY_OP_RELU => UCN_UNARY_RELU,
+        u::GGML_UNARY_OP_TANH => UCN_UNARY_TANH,
+        u::GGML_UNARY_OP_SIGMOID => UCN_UNARY_SIGMOID,
+        u::GGML_UNARY_OP_NEG => UCN_UNARY_NEG,
+        _ => return None,
+    })
 }
-
-const SUPPORTED: &[u32] = &[
-    u::GGML_UNARY_OP_GELU,
-    u::GGML_UNARY_OP_GELU_ERF,
-    u::GGML_UNARY_OP_GELU_QUICK,
-    u::GGML_UNARY_OP_SILU,
-    u::GGML_UNARY_OP_RELU,
-    u::GGML_UNARY_OP_TANH,
-    u::GGML_UNARY_OP_SIGMOID,
-    u::GGML_UNARY_OP_NEG,
-];
 
 pub fn select(node: &Tensor) -> Option<Args> {
-    let func = match node.op() {
-        ggml_sys::ggml_op::GGML_OP_SQR => Func::Sqr,
-        ggml_sys::ggml_op::GGML_OP_SQRT => Func::Sqrt,
-        _ => Func::Unary(node.op_param_i32(0) as u32),
+    let op = match node.op() {
+        ggml_sys::ggml_op::GGML_OP_SQR => UCN_UNARY_SQR,
+        ggml_sys::ggml_op::GGML_OP_SQRT => UCN_UNARY_SQRT,
+        _ => from_ggml(node.op_param_i32(0) as u32)?,
     };
-    if matches!(func, Func::Unary(op) if !SUPPORTED.contains(&op)) {
-        return None;
-    }
-    Some(Args { src: super::rowwise_f32(node)?, func })
+    Some(Args { src: super::rowwise_f32(node)?, op })
 }
 
 const GELU_COEF_A: f32 = 0.044715;
@@ -79,27 +66,25 @@ pub fn silu(x: f32) -> f32 {
     x / (1.0 + (-x).exp())
 }
 
+/// The element-wise function `op` (`args::UCN_UNARY_*`) at x.
 pub fn apply(op: u32, x: f32) -> f32 {
     match op {
-        u::GGML_UNARY_OP_GELU => gelu(x),
-        u::GGML_UNARY_OP_GELU_ERF => gelu_erf(x),
-        u::GGML_UNARY_OP_GELU_QUICK => gelu_quick(x),
-        u::GGML_UNARY_OP_SILU => silu(x),
-        u::GGML_UNARY_OP_RELU => x.max(0.0),
-        u::GGML_UNARY_OP_TANH => x.tanh(),
-        u::GGML_UNARY_OP_SIGMOID => 1.0 / (1.0 + (-x).exp()),
-        u::GGML_UNARY_OP_NEG => -x,
+        UCN_UNARY_GELU => gelu(x),
+        UCN_UNARY_GELU_ERF => gelu_erf(x),
+        UCN_UNARY_GELU_QUICK => gelu_quick(x),
+        UCN_UNARY_SILU => silu(x),
+        UCN_UNARY_RELU => x.max(0.0),
+        UCN_UNARY_TANH => x.tanh(),
+        UCN_UNARY_SIGMOID => 1.0 / (1.0 + (-x).exp()),
+        UCN_UNARY_NEG => -x,
+        UCN_UNARY_SQR => x * x,
+        UCN_UNARY_SQRT => x.sqrt(),
         _ => f32::NAN,
     }
 }
 
 pub fn run(a: &Args, node: &Tensor) {
-    let f = |v: f32| match a.func {
-        Func::Unary(op) => apply(op, v),
-        Func::Sqr => v * v,
-        Func::Sqrt => v.sqrt(),
-    };
-    super::map_rows_f32(node, &a.src, |x, out| out.iter_mut().zip(x).for_each(|(o, &v)| *o = f(v)));
+    super::map_rows_f32(node, &a.src, |x, out| out.iter_mut().zip(x).for_each(|(o, &v)| *o = apply(a.op, v)));
 }
 
 #[cfg(test)]
