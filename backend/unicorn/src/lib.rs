@@ -21,6 +21,7 @@ pub mod device;
 pub mod engine;
 mod ffi;
 pub mod gguf;
+pub mod gpu;
 pub mod log;
 pub mod ops;
 pub mod plan;

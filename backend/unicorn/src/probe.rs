@@ -29,6 +29,22 @@ pub fn probe() -> Hardware {
     hw
 }
 
+/// The gfx targets of the GPU agents the kernel driver reports (e.g. `gfx1103`).
+pub fn gfx_targets() -> Vec<String> {
+    let mut out = vec![];
+    if let Ok(nodes) = fs::read_dir("/sys/class/kfd/kfd/topology/nodes") {
+        for n in nodes.flatten() {
+            let props = fs::read_to_string(n.path().join("properties")).unwrap_or_default();
+            let v = props.lines().find_map(|l| l.trim().strip_prefix("gfx_target_version ")).and_then(|v| v.trim().parse::<u32>().ok());
+            // gfx_target_version is major*10000 + minor*100 + stepping: 110003 is gfx1103.
+            if let Some(v) = v.filter(|&v| v > 0) {
+                out.push(format!("gfx{}{}{:x}", v / 10000, (v / 100) % 100, v % 100));
+            }
+        }
+    }
+    out
+}
+
 /// (available, total) host memory in bytes, from /proc/meminfo.
 pub fn host_memory() -> (usize, usize) {
     let text = fs::read_to_string("/proc/meminfo").unwrap_or_default();

@@ -8,6 +8,7 @@
 //!   uses. It is defined once, in C, in `kernels/hip/args.h` (see `args`), and the GPU kernels
 //!   take exactly that struct;
 //! - `run(&Args, node)`: the CPU reference kernel, the numerical oracle for the others.
+use crate::gpu::Launch;
 use crate::tensor::Tensor;
 
 pub mod args;
@@ -87,6 +88,19 @@ pub fn run(kernel: &Kernel, node: &Tensor) {
         Kernel::SumRows(a) => sum_rows::run(a, node),
         Kernel::Concat(a) => concat::run(a, node),
         Kernel::Repeat(a) => repeat::run(a, node),
+    }
+}
+
+/// The GPU launch of a selected kernel, with a pointer to its arguments (the kernel's first
+/// parameter); `None` when `kernels/hip` has no kernel for it. Like `select`, this is the one
+/// decision: the GPU engine claims a node exactly when this returns a launch.
+pub fn gpu_launch(kernel: &Kernel) -> Option<(Launch, *const std::ffi::c_void)> {
+    fn with<A>(l: Option<Launch>, a: &A) -> Option<(Launch, *const std::ffi::c_void)> {
+        l.map(|l| (l, a as *const A as *const std::ffi::c_void))
+    }
+    match kernel {
+        Kernel::Scale(a) => with(scale::gpu(a), a),
+        _ => None,
     }
 }
 

@@ -1,4 +1,5 @@
 //! SCALE: y = x * s + b. F32.
+use crate::gpu::Launch;
 use crate::tensor::Tensor;
 
 pub use super::args::ucn_scale_args as Args;
@@ -16,4 +17,9 @@ pub fn run(a: &Args, node: &Tensor) {
             out.iter_mut().zip(x).for_each(|(o, &v)| *o = v.mul_add(a.scale, a.bias));
         }
     });
+}
+
+/// The GPU kernel (`kernels/hip/scale.cu`): one thread per element.
+pub fn gpu(a: &Args) -> Option<Launch> {
+    Launch::rows(c"ucn_scale_f32", 256, a.src.ne[0].div_ceil(256), a.src.nrows())
 }

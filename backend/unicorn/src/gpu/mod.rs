@@ -1,0 +1,277 @@
+//! The GPU layer: one safe interface over two runtimes, so the GPU engine does not know the
+//! vendor.
+//!
+//! - `hip`: the HIP runtime (`hip-sys`, loaded at run time): the product, a Radeon 780M
+//!   (gfx1103) in a Phoenix APU.
+//! - `cuda`: the CUDA driver (cudarc, loaded at run time): NVIDIA GPUs, where the same kernel
+//!   source runs for real and is timed against ggml-cuda.
+//!
+//! Both are reached through [`Driver`], a thin table of the calls the engine needs with plain
+//! handles; [`Gpu`] owns one and hands out RAII types ([`DeviceMemory`], [`HostMemory`],
+//! [`Stream`], [`Module`]) whose `Drop` never panics (an error while freeing is logged).
+mod cuda;
+mod hip;
+
+use std::ffi::{c_void, CStr};
+use std::sync::Arc;
+
+use crate::log::log_warn;
+
+/// A failed runtime call: which call, the runtime's code and its message.
+#[derive(Debug, Clone)]
+pub struct GpuError(pub String);
+
+impl std::fmt::Display for GpuError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, GpuError>;
+
+/// An opaque runtime handle (stream, module, function).
+pub type Handle = usize;
+/// A device address.
+pub type DevPtr = u64;
+
+/// The calls the engine makes, per runtime. Every method makes the device current on the
+/// calling thread first (llama.cpp may call from any thread).
+///
+/// # Safety (for the unsafe methods)
+/// Pointers and handles come from this same driver and are still alive; sizes lie within the
+/// allocations they name; asynchronous operations keep their host memory alive and unmoved
+/// until the stream is synchronised.
+pub trait Driver: Send + Sync {
+    /// "HIP" or "CUDA".
+    fn runtime(&self) -> &'static str;
+    fn device_name(&self) -> String;
+    /// The instruction set the kernels must be compiled for: `gfx1103`, `sm_90`, ...
+    fn arch(&self) -> String;
+    /// The GPU shares system memory with the CPU (an APU's iGPU).
+    fn integrated(&self) -> bool;
+    /// (free, total) device memory in bytes.
+    fn mem_info(&self) -> Result<(usize, usize)>;
+    /// The file name of this runtime's kernel code object (in the kernels folder).
+    fn code_object_name(&self) -> &'static str;
+
+    unsafe fn alloc(&self, size: usize) -> Result<DevPtr>;
+    unsafe fn free(&self, ptr: DevPtr) -> Result<()>;
+    /// Page-locked host memory the GPU reads and writes in place.
+    unsafe fn host_alloc(&self, size: usize) -> Result<*mut u8>;
+    unsafe fn host_free(&self, ptr: *mut u8) -> Result<()>;
+    /// Makes existing host memory readable by the GPU in place.
+    unsafe fn host_register(&self, ptr: *mut u8, size: usize, read_only: bool) -> Result<()>;
+    unsafe fn host_unregister(&self, ptr: *mut u8) -> Result<()>;
+
+    fn stream_create(&self) -> Result<Handle>;
+    unsafe fn stream_destroy(&self, stream: Handle) -> Result<()>;
+    unsafe fn stream_synchronize(&self, stream: Handle) -> Result<()>;
+    unsafe fn memcpy_htod(&self, dst: DevPtr, src: *const u8, size: usize, stream: Handle) -> Result<()>;
+    unsafe fn memcpy_dtoh(&self, dst: *mut u8, src: DevPtr, size: usize, stream: Handle) -> Result<()>;
+    unsafe fn memcpy_dtod(&self, dst: DevPtr, src: DevPtr, size: usize, stream: Handle) -> Result<()>;
+    unsafe fn memset(&self, dst: DevPtr, value: u8, size: usize, stream: Handle) -> Result<()>;
+
+    /// Loads a code object (HIP) or fatbin (CUDA) image.
+    fn module_load(&self, image: &[u8]) -> Result<Handle>;
+    unsafe fn module_unload(&self, module: Handle) -> Result<()>;
+    unsafe fn module_function(&self, module: Handle, name: &CStr) -> Result<Handle>;
+    /// Launches `function`; `params[i]` points to the value of the kernel's i-th parameter.
+    unsafe fn launch(
+        &self,
+        function: Handle,
+        grid: [u32; 3],
+        block: [u32; 3],
+        shared: u32,
+        stream: Handle,
+        params: &mut [*mut c_void],
+    ) -> Result<()>;
+}
+
+/// One GPU, through whichever runtime found it.
+pub struct Gpu {
+    pub driver: Box<dyn Driver>,
+}
+
+impl Gpu {
+    /// The first GPU of the HIP runtime (the APU's iGPU), else of the CUDA driver. The error
+    /// says, for each runtime, why it gave no device.
+    pub fn open() -> std::result::Result<Arc<Gpu>, String> {
+        let hip = hip::HipDriver::open();
+        let driver: Box<dyn Driver> = match hip {
+            Ok(d) => Box::new(d),
+            Err(hip_why) => match cuda::CudaDriver::open() {
+                Ok(d) => Box::new(d),
+                Err(cuda_why) => return Err(format!("no GPU: {hip_why}; {cuda_why}")),
+            },
+        };
+        Ok(Arc::new(Gpu { driver }))
+    }
+
+    pub fn describe(&self) -> String {
+        format!("{} ({}, {})", self.driver.device_name(), self.driver.arch(), self.driver.runtime())
+    }
+}
+
+/// Device memory, freed on drop.
+pub struct DeviceMemory {
+    gpu: Arc<Gpu>,
+    pub ptr: DevPtr,
+    pub size: usize,
+}
+
+impl DeviceMemory {
+    pub fn new(gpu: &Arc<Gpu>, size: usize) -> Result<Self> {
+        // SAFETY: a plain allocation; the pointer is owned by the returned value.
+        let ptr = unsafe { gpu.driver.alloc(size.max(1))? };
+        Ok(DeviceMemory { gpu: gpu.clone(), ptr, size })
+    }
+}
+
+impl Drop for DeviceMemory {
+    fn drop(&mut self) {
+        // SAFETY: allocated by this driver in `new`, freed once.
+        if let Err(e) = unsafe { self.gpu.driver.free(self.ptr) } {
+            log_warn!("freeing {} bytes of GPU memory: {e}", self.size);
+        }
+    }
+}
+
+/// Page-locked host memory mapped into the GPU's address space (the APU's shared memory),
+/// freed on drop. The host pointer is also the device address (unified addressing).
+pub struct HostMemory {
+    gpu: Arc<Gpu>,
+    pub ptr: *mut u8,
+    pub size: usize,
+}
+
+// SAFETY: the allocation is owned; ggml serialises access to buffer contents.
+unsafe impl Send for HostMemory {}
+unsafe impl Sync for HostMemory {}
+
+impl HostMemory {
+    pub fn new(gpu: &Arc<Gpu>, size: usize) -> Result<Self> {
+        // SAFETY: a plain allocation; the pointer is owned by the returned value.
+        let ptr = unsafe { gpu.driver.host_alloc(size.max(1))? };
+        Ok(HostMemory { gpu: gpu.clone(), ptr, size })
+    }
+}
+
+impl Drop for HostMemory {
+    fn drop(&mut self) {
+        // SAFETY: allocated by this driver in `new`, freed once.
+        if let Err(e) = unsafe { self.gpu.driver.host_free(self.ptr) } {
+            log_warn!("freeing {} bytes of GPU-mapped host memory: {e}", self.size);
+        }
+    }
+}
+
+/// Host memory the caller owns (a mapped model file), made readable by the GPU in place for
+/// as long as this value lives.
+pub struct HostRegistration {
+    gpu: Arc<Gpu>,
+    ptr: *mut u8,
+}
+
+// SAFETY: only the registration is owned; the memory's owner outlives it (see `new`).
+unsafe impl Send for HostRegistration {}
+unsafe impl Sync for HostRegistration {}
+
+impl HostRegistration {
+    /// # Safety
+    /// `ptr..ptr+size` is mapped host memory that stays mapped until this value is dropped.
+    pub unsafe fn new(gpu: &Arc<Gpu>, ptr: *mut u8, size: usize) -> Result<Self> {
+        // SAFETY: caller contract.
+        unsafe { gpu.driver.host_register(ptr, size, true)? };
+        Ok(HostRegistration { gpu: gpu.clone(), ptr })
+    }
+}
+
+impl Drop for HostRegistration {
+    fn drop(&mut self) {
+        // SAFETY: registered in `new`, unregistered once.
+        if let Err(e) = unsafe { self.gpu.driver.host_unregister(self.ptr) } {
+            log_warn!("unregistering host memory from the GPU: {e}");
+        }
+    }
+}
+
+/// An ordered queue of GPU work.
+pub struct Stream {
+    gpu: Arc<Gpu>,
+    pub handle: Handle,
+}
+
+impl Stream {
+    pub fn new(gpu: &Arc<Gpu>) -> Result<Self> {
+        Ok(Stream { gpu: gpu.clone(), handle: gpu.driver.stream_create()? })
+    }
+    pub fn synchronize(&self) -> Result<()> {
+        // SAFETY: the handle is alive (owned by self).
+        unsafe { self.gpu.driver.stream_synchronize(self.handle) }
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        // SAFETY: created in `new`, destroyed once.
+        if let Err(e) = unsafe { self.gpu.driver.stream_destroy(self.handle) } {
+            log_warn!("destroying a GPU stream: {e}");
+        }
+    }
+}
+
+/// A loaded code object and the kernels found in it.
+pub struct Module {
+    gpu: Arc<Gpu>,
+    handle: Handle,
+}
+
+impl Module {
+    pub fn load(gpu: &Arc<Gpu>, image: &[u8]) -> Result<Self> {
+        Ok(Module { gpu: gpu.clone(), handle: gpu.driver.module_load(image)? })
+    }
+    /// The kernel `name` (an `extern "C"` symbol of the code object).
+    pub fn function(&self, name: &CStr) -> Result<Handle> {
+        // SAFETY: the module is alive (owned by self); the function handle is used only while
+        // the module lives (the engine owns both).
+        unsafe { self.gpu.driver.module_function(self.handle, name) }
+    }
+}
+
+impl Drop for Module {
+    fn drop(&mut self) {
+        // SAFETY: loaded in `load`, unloaded once.
+        if let Err(e) = unsafe { self.gpu.driver.module_unload(self.handle) } {
+            log_warn!("unloading the kernel module: {e}");
+        }
+    }
+}
+
+/// How one node's kernel is launched: which `extern "C"` kernel of `kernels/hip`, its grid and
+/// block, and its dynamic shared memory. The kernel's parameters are always the op's `Args`
+/// (by value) and `ucn_ptrs` (the node's source and output addresses); see `kernels/hip/args.h`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Launch {
+    pub kernel: &'static CStr,
+    pub grid: [u32; 3],
+    pub block: [u32; 3],
+    pub shared: u32,
+}
+
+/// Largest grid y and z (the same on CUDA and HIP).
+pub const MAX_GRID_YZ: usize = 65535;
+
+impl Launch {
+    /// A 1-D block of `threads` over a grid of `blocks_x` x `rows`, the rows spread over grid
+    /// y and z (kernels recover the row as `blockIdx.y + blockIdx.z * gridDim.y`). `None` when
+    /// the rows do not fit a grid.
+    pub fn rows(kernel: &'static CStr, threads: u32, blocks_x: usize, rows: usize) -> Option<Launch> {
+        let rows = rows.max(1);
+        let y = rows.min(MAX_GRID_YZ);
+        let z = rows.div_ceil(y);
+        if blocks_x == 0 || blocks_x > u32::MAX as usize || z > MAX_GRID_YZ {
+            return None;
+        }
+        Some(Launch { kernel, grid: [blocks_x as u32, y as u32, z as u32], block: [threads, 1, 1], shared: 0 })
+    }
+}
