@@ -64,7 +64,7 @@ macro_rules! hip_api {
                         Err(e) => errors.push(format!("{name}: {e}")),
                     }
                 }
-                Err(format!("HIP runtime not found ({})", errors.join("; ")))
+                Err(format!("HIP runtime not found ({})", errors.first().map_or("no candidate", |e| e.as_str())))
             }
         }
     };

@@ -19,7 +19,7 @@ impl Backend {
                 continue;
             }
             let engine = &self.device.engine;
-            let kernel = engine.select(&node).ok_or_else(|| {
+            let kernel = self.device.select(&node).ok_or_else(|| {
                 format!(
                     "{}: no kernel for {} ({}) of type {}",
                     self.device.name.to_string_lossy(),
@@ -28,10 +28,13 @@ impl Backend {
                     type_name(node.dtype())
                 )
             })?;
-            engine.compute(&kernel, &node).map_err(|e| {
-                format!("{}: {} ({}) {e}", self.device.name.to_string_lossy(), node.name(), op_name(&node))
-            })?;
+            if let Err(e) = engine.compute(&kernel, &node) {
+                // Let the work already enqueued finish before the graph's memory is reused.
+                let _ = engine.synchronize();
+                return Err(format!("{}: {} ({}) {e}", self.device.name.to_string_lossy(), node.name(), op_name(&node)));
+            }
         }
-        Ok(())
+        // One wait per split: the engine may have only enqueued the work.
+        self.device.engine.synchronize().map_err(|e| format!("{}: {e}", self.device.name.to_string_lossy()))
     }
 }

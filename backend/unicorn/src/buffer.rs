@@ -1,9 +1,17 @@
-//! Host memory shared by both Unicorn devices (and readable by the CPU backend).
+//! The memory behind Unicorn's buffers.
 //!
-//! On a Phoenix APU the iGPU and the NPU read system memory directly, so one buffer type in
-//! host memory serves both devices and tensors cross between them without copies.
+//! - `Host`: plain host memory (the emulated devices, and the NPU's view of the shared buffer
+//!   when no GPU engine runs).
+//! - `Mapped`: host memory allocated through the GPU runtime so the GPU reads and writes it in
+//!   place: the APU's shared memory. The CPU, the iGPU and the NPU use the same bytes; no copy
+//!   crosses between them.
+//! - `Device`: memory of a discrete GPU (the NVIDIA machines the kernels are tested on);
+//!   copies go through the GPU engine's stream.
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::ptr::NonNull;
+use std::sync::Arc;
+
+use crate::gpu::{DeviceMemory, Gpu, HostMemory, Stream};
 
 pub const ALIGNMENT: usize = 64;
 
@@ -34,15 +42,152 @@ impl HostBuffer {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    pub fn fill(&mut self, value: u8) {
-        // SAFETY: ptr is valid for len bytes, owned exclusively through &mut self.
-        unsafe { std::ptr::write_bytes(self.ptr.as_ptr(), value, self.len()) }
-    }
 }
 
 impl Drop for HostBuffer {
     fn drop(&mut self) {
         // SAFETY: allocated in `new` with this layout.
         unsafe { dealloc(self.ptr.as_ptr(), self.layout) }
+    }
+}
+
+/// Where a buffer's bytes live.
+pub enum Memory {
+    Host(HostBuffer),
+    Mapped(HostMemory),
+    Device { mem: DeviceMemory, gpu: Arc<Gpu>, stream: &'static Stream },
+}
+
+impl Memory {
+    /// Host memory, through the GPU runtime when `gpu` is given (so the GPU reads it in place).
+    pub fn host(size: usize, gpu: Option<&Arc<Gpu>>) -> Result<Memory, String> {
+        match gpu {
+            Some(gpu) => {
+                let m = HostMemory::new(gpu, size).map_err(|e| format!("GPU-mapped host memory, {size} bytes: {e}"))?;
+                // SAFETY: m.ptr holds m.size writable bytes.
+                unsafe { std::ptr::write_bytes(m.ptr, 0, m.size) };
+                Ok(Memory::Mapped(m))
+            }
+            None => Ok(Memory::Host(HostBuffer::new(size)?)),
+        }
+    }
+
+    pub fn device(size: usize, gpu: &Arc<Gpu>, stream: &'static Stream) -> Result<Memory, String> {
+        let mem = DeviceMemory::new(gpu, size).map_err(|e| format!("GPU memory, {size} bytes: {e}"))?;
+        Ok(Memory::Device { mem, gpu: gpu.clone(), stream })
+    }
+
+    /// The base address ggml places tensors at (a device address for `Device`).
+    pub fn base(&self) -> *mut u8 {
+        match self {
+            Memory::Host(h) => h.base(),
+            Memory::Mapped(m) => m.ptr,
+            Memory::Device { mem, .. } => mem.ptr as *mut u8,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Memory::Host(h) => h.len(),
+            Memory::Mapped(m) => m.size,
+            Memory::Device { mem, .. } => mem.size,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn device_io(&self) -> Option<(&Arc<Gpu>, &Stream)> {
+        match self {
+            Memory::Device { gpu, stream, .. } => Some((gpu, *stream)),
+            _ => None,
+        }
+    }
+
+    /// Copies `src` to `base + offset`.
+    ///
+    /// # Safety
+    /// `offset + src.len()` lies inside the buffer.
+    pub unsafe fn write(&self, offset: usize, src: &[u8]) -> Result<(), String> {
+        let dst = self.base() as usize + offset;
+        match self.device_io() {
+            // SAFETY: caller contract; the copy completes (synchronize) before `src` is released.
+            Some((gpu, stream)) => unsafe {
+                gpu.driver.memcpy_htod(dst as u64, src.as_ptr(), src.len(), stream.handle).map_err(|e| e.to_string())?;
+                stream.synchronize().map_err(|e| e.to_string())
+            },
+            None => {
+                // SAFETY: caller contract; host memory.
+                unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst as *mut u8, src.len()) };
+                Ok(())
+            }
+        }
+    }
+
+    /// Copies `base + offset` to `dst`.
+    ///
+    /// # Safety
+    /// `offset + dst.len()` lies inside the buffer.
+    pub unsafe fn read(&self, offset: usize, dst: &mut [u8]) -> Result<(), String> {
+        let src = self.base() as usize + offset;
+        match self.device_io() {
+            // SAFETY: caller contract; the copy completes before `dst` is released.
+            Some((gpu, stream)) => unsafe {
+                gpu.driver.memcpy_dtoh(dst.as_mut_ptr(), src as u64, dst.len(), stream.handle).map_err(|e| e.to_string())?;
+                stream.synchronize().map_err(|e| e.to_string())
+            },
+            None => {
+                // SAFETY: caller contract; host memory.
+                unsafe { std::ptr::copy_nonoverlapping(src as *const u8, dst.as_mut_ptr(), dst.len()) };
+                Ok(())
+            }
+        }
+    }
+
+    /// Sets `size` bytes at `base + offset` to `value`.
+    ///
+    /// # Safety
+    /// `offset + size` lies inside the buffer.
+    pub unsafe fn fill(&self, offset: usize, value: u8, size: usize) -> Result<(), String> {
+        let dst = self.base() as usize + offset;
+        match self.device_io() {
+            // SAFETY: caller contract.
+            Some((gpu, stream)) => unsafe {
+                gpu.driver.memset(dst as u64, value, size, stream.handle).map_err(|e| e.to_string())?;
+                stream.synchronize().map_err(|e| e.to_string())
+            },
+            None => {
+                // SAFETY: caller contract; host memory.
+                unsafe { std::ptr::write_bytes(dst as *mut u8, value, size) };
+                Ok(())
+            }
+        }
+    }
+
+    /// Copies `size` bytes from address `src` (device memory of the same GPU, or host memory
+    /// when `src_is_host`) to `base + offset`.
+    ///
+    /// # Safety
+    /// Both ranges are valid for `size` bytes.
+    pub unsafe fn copy_from(&self, offset: usize, src: *const u8, src_is_host: bool, size: usize) -> Result<(), String> {
+        let dst = self.base() as usize + offset;
+        match self.device_io() {
+            // SAFETY: caller contract.
+            Some((gpu, stream)) => unsafe {
+                if src_is_host {
+                    gpu.driver.memcpy_htod(dst as u64, src, size, stream.handle)
+                } else {
+                    gpu.driver.memcpy_dtod(dst as u64, src as u64, size, stream.handle)
+                }
+                .map_err(|e| e.to_string())?;
+                stream.synchronize().map_err(|e| e.to_string())
+            },
+            None => {
+                // SAFETY: caller contract; both host memory here.
+                unsafe { std::ptr::copy_nonoverlapping(src, dst as *mut u8, size) };
+                Ok(())
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@ use std::ffi::CString;
 
 use crate::engine::{Engine, Role};
 use crate::log::log_warn;
+use crate::ops::Kernel;
 use crate::probe;
 use crate::tensor::Tensor;
 use ggml_sys::{ggml_backend_dev_type as dt, ggml_op as op};
@@ -12,6 +13,9 @@ pub struct Device {
     pub name: CString,
     pub description: CString,
     pub engine: Box<dyn Engine>,
+    /// This device runs FLASH_ATTN_EXT (the NPU by default; the iGPU when there is no NPU
+    /// device or `UNICORN_ATTN=igpu`). Exactly one device claims it.
+    pub attention: bool,
     /// Op names (as ggml prints them, e.g. `MUL_MAT`) this device leaves to other backends:
     /// `UNICORN_DISABLE_OPS=FLASH_ATTN_EXT,ROPE`.
     pub disabled_ops: Vec<String>,
@@ -20,21 +24,30 @@ pub struct Device {
 }
 
 impl Device {
-    pub fn new(role: Role, engine: Box<dyn Engine>) -> Self {
-        let (name, what) = match role {
-            Role::Npu => ("UNICORN_NPU0", "AMD XDNA NPU (Phoenix): attention"),
-            Role::Igpu => ("UNICORN_IGPU0", "AMD Radeon 780M (gfx1103): feed-forward and layer ops"),
+    pub fn new(role: Role, engine: Box<dyn Engine>, attention: bool) -> Self {
+        let name = match role {
+            Role::Npu => "UNICORN_NPU0",
+            Role::Igpu => "UNICORN_IGPU0",
         };
-        let how = if engine.emulated() {
-            format!("emulated on the CPU by the {} engine", engine.name())
-        } else {
-            engine.name().to_string()
+        let work = match (role, attention) {
+            (Role::Npu, _) => "attention",
+            (Role::Igpu, false) => "feed-forward and layer ops",
+            (Role::Igpu, true) => "attention, feed-forward and layer ops",
+        };
+        let description = match (role, engine.gpu()) {
+            (Role::Npu, _) if engine.emulated() => format!("AMD XDNA NPU (Phoenix): {work}, emulated on the CPU by the {} engine", engine.name()),
+            (Role::Npu, _) => format!("AMD XDNA NPU (Phoenix): {work}, {}", engine.name()),
+            (Role::Igpu, None) => format!("AMD Radeon 780M (gfx1103): {work}, emulated on the CPU by the {} engine", engine.name()),
+            (Role::Igpu, Some(gpu)) if gpu.driver.arch() == "gfx1103" => format!("AMD Radeon 780M (gfx1103): {work}, {}", engine.name()),
+            // Honest about the stand-in: the iGPU's kernels, run on another GPU.
+            (Role::Igpu, Some(_)) => format!("iGPU role ({work}) standing in for the Radeon 780M: {}", engine.name()),
         };
         Device {
             role,
             name: CString::new(name).unwrap_or_default(),
-            description: CString::new(format!("{what}, {how}")).unwrap_or_default(),
+            description: CString::new(description).unwrap_or_default(),
             engine,
+            attention,
             budget: budget_from_env(role),
             disabled_ops: std::env::var("UNICORN_DISABLE_OPS")
                 .unwrap_or_default()
@@ -46,22 +59,52 @@ impl Device {
     }
 
     /// NPU: an accelerator llama.cpp adds to every scheduler, holding no weights.
-    /// iGPU: the device that holds offloaded layers.
+    /// iGPU: the device that holds offloaded layers (a GPU when the engine runs on a discrete
+    /// one).
     pub fn ggml_type(&self) -> dt::Type {
         match self.role {
             Role::Npu => dt::GGML_BACKEND_DEVICE_TYPE_ACCEL,
+            Role::Igpu if self.discrete_gpu() => dt::GGML_BACKEND_DEVICE_TYPE_GPU,
             Role::Igpu => dt::GGML_BACKEND_DEVICE_TYPE_IGPU,
         }
     }
 
+    /// The engine runs on a GPU with memory of its own: weights and activations live there.
+    pub fn discrete_gpu(&self) -> bool {
+        self.engine.gpu().is_some_and(|g| !g.driver.integrated())
+    }
+
+    /// The placement policy: attention on the device that claims it, every other kernel on
+    /// the iGPU. Keeping the two sets disjoint stops the scheduler from moving ops between the
+    /// two devices, which share one buffer type.
+    pub fn claims(&self, kernel: &Kernel) -> bool {
+        match kernel {
+            Kernel::FlashAttnExt(_) => self.attention,
+            _ => self.role == Role::Igpu,
+        }
+    }
+
+    /// The kernel this device runs for `node`, if it claims it.
+    pub fn select(&self, node: &Tensor) -> Option<Kernel> {
+        self.engine.select(node).filter(|k| self.claims(k))
+    }
+
     /// (free, total) bytes: the budget llama.cpp fits layers into (`--fit`).
     ///
-    /// The APU's devices use system memory, so that is the default figure. A budget set with
+    /// The APU's devices use system memory, so that is the default figure (a discrete GPU
+    /// reports its own memory). A budget set with
     /// `UNICORN_IGPU_MEM` / `UNICORN_NPU_MEM` (e.g. `2G`, `512M`, bytes) replaces it, capped
     /// by the free host memory: llama.cpp then keeps on the device only the layers that fit
     /// and leaves the rest to the CPU.
     pub fn memory(&self) -> (usize, usize) {
-        let (free, total) = probe::host_memory();
+        let (free, total) = match self.engine.gpu().filter(|_| self.discrete_gpu()).map(|g| g.driver.mem_info()) {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => {
+                log_warn!("{}: reading GPU memory: {e}", self.name.to_string_lossy());
+                (0, 0)
+            }
+            None => probe::host_memory(),
+        };
         match self.budget {
             Some(budget) => (budget.min(free), budget),
             None => (free, total),
@@ -73,7 +116,7 @@ impl Device {
             return true;
         }
         let disabled = self.disabled_ops.iter().any(|d| d == crate::tensor::op_name(node));
-        !disabled && self.engine.select(node).is_some()
+        !disabled && self.select(node).is_some()
     }
 }
 

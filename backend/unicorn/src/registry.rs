@@ -2,13 +2,18 @@
 //!
 //! - The bindings must match the loaded ggml (a stale plugin next to a rebuilt llama.cpp
 //!   registers nothing rather than misreading tensors).
-//! - With `UNICORN_EMULATE=1`, both devices run on the CPU reference engines, labelled so.
-//! - Otherwise the hardware is probed; the hardware engines are not part of this build yet,
-//!   so found hardware is reported and no device is registered.
+//! - The iGPU device runs the GPU engine when a GPU (HIP: the APU's gfx1103; CUDA: an NVIDIA
+//!   GPU standing in for it) and its kernel code object are found.
+//! - With `UNICORN_EMULATE=1`, a device whose hardware engine is missing runs on the CPU
+//!   reference engine, labelled "emulated".
+//! - Otherwise a device without its hardware is not registered, and the log says why.
 use std::ffi::CStr;
+use std::path::PathBuf;
 
 use crate::device::Device;
-use crate::engine::{reference::ReferenceEngine, Role};
+use crate::engine::{gpu::GpuEngine, reference::ReferenceEngine, Engine, Role};
+use crate::gpu::Gpu;
+use crate::log::{log_info, log_warn};
 use crate::probe;
 use ggml_sys as sys;
 
@@ -49,31 +54,102 @@ pub fn abi_check() -> Result<(), String> {
     Ok(())
 }
 
+/// Where FLASH_ATTN_EXT runs: `UNICORN_ATTN=npu|igpu`; by default on the NPU when there is
+/// an NPU device, else on the iGPU.
+fn attention_on_npu(have_npu: bool) -> bool {
+    match std::env::var("UNICORN_ATTN").ok().as_deref().map(str::trim) {
+        Some("igpu") => false,
+        Some("npu") if !have_npu => {
+            log_warn!("UNICORN_ATTN=npu but there is no NPU device: attention runs on the iGPU");
+            false
+        }
+        Some("npu") | None | Some("") => have_npu,
+        Some(other) => {
+            log_warn!("UNICORN_ATTN={other:?} is not npu or igpu; ignored");
+            have_npu
+        }
+    }
+}
+
+/// The folder of the kernel code objects: `UNICORN_KERNELS`, else `unicorn-kernels/` beside
+/// this plugin (where scripts/build-kernels.sh puts them).
+pub fn kernels_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("UNICORN_KERNELS").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    plugin_dir().unwrap_or_default().join("unicorn-kernels")
+}
+
+/// The folder this shared library was loaded from.
+fn plugin_dir() -> Option<PathBuf> {
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    // SAFETY: dladdr only reads the address (of a function in this library) and fills `info`.
+    let found = unsafe { libc::dladdr(kernels_dir as *const libc::c_void, &mut info) } != 0;
+    if !found || info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: dli_fname is a NUL-terminated path owned by the dynamic loader.
+    let path = unsafe { CStr::from_ptr(info.dli_fname) }.to_string_lossy().into_owned();
+    PathBuf::from(path).canonicalize().ok()?.parent().map(PathBuf::from)
+}
+
+/// The iGPU's GPU engine: a GPU through HIP or CUDA, with its code object. The error says
+/// what is missing.
+fn gpu_engine() -> Result<GpuEngine, String> {
+    let gpu = Gpu::open()?;
+    GpuEngine::new(gpu, &kernels_dir())
+}
+
 pub fn discover() -> Discovery {
     if let Err(e) = abi_check() {
         return Discovery { devices: vec![], reason: Some(e) };
     }
-    if emulation_requested() {
-        let mut devices = vec![];
-        for role in [Role::Npu, Role::Igpu] {
-            match ReferenceEngine::new(role) {
-                Ok(engine) => devices.push(Device::new(role, Box::new(engine))),
-                Err(e) => return Discovery { devices: vec![], reason: Some(format!("emulation failed to start: {e}")) },
-            }
-        }
-        return Discovery { devices, reason: None };
-    }
+    let emulate = emulation_requested();
     let hw = probe::probe();
-    let reason = match (&hw.npu, &hw.igpu) {
-        (None, None) => "no Phoenix NPU (amdxdna) or gfx1103 iGPU found, so no device is registered; \
-                         set UNICORN_EMULATE=1 to emulate both Unicorn devices on the CPU"
-            .to_string(),
-        _ => format!(
-            "Phoenix hardware found (NPU: {}, iGPU: {}) but this build has no hardware engines yet; \
-             set UNICORN_EMULATE=1 to run the emulated devices",
-            hw.npu.as_deref().unwrap_or("none"),
-            hw.igpu.as_deref().unwrap_or("none")
-        ),
+    let mut why = vec![];
+
+    // The iGPU: the GPU engine where a GPU and its kernels are found; else emulated when asked.
+    let igpu: Option<Box<dyn Engine>> = match gpu_engine() {
+        Ok(e) => Some(Box::new(e)),
+        Err(e) if emulate => {
+            log_info!("no GPU engine ({e}); UNICORN_IGPU0 is emulated");
+            reference().map_err(|e| why.push(e)).ok()
+        }
+        Err(e) => {
+            why.push(format!("UNICORN_IGPU0: {e}"));
+            None
+        }
     };
-    Discovery { devices: vec![], reason: Some(reason) }
+    // The NPU: no hardware engine in this build; emulated when asked.
+    let npu: Option<Box<dyn Engine>> = if emulate {
+        reference().map_err(|e| why.push(e)).ok()
+    } else {
+        why.push(match &hw.npu {
+            Some(n) => format!("UNICORN_NPU0: NPU found ({n}) but this build has no NPU engine"),
+            None => "UNICORN_NPU0: no Phoenix NPU (amdxdna) found".into(),
+        });
+        None
+    };
+
+    let npu_attention = attention_on_npu(npu.is_some());
+    let mut devices = vec![];
+    if let Some(e) = npu {
+        devices.push(Device::new(Role::Npu, e, npu_attention));
+    }
+    if let Some(e) = igpu {
+        devices.push(Device::new(Role::Igpu, e, !npu_attention));
+    }
+    let reason = if devices.is_empty() {
+        Some(format!("no device is registered: {}; set UNICORN_EMULATE=1 to emulate the missing Unicorn devices on the CPU", why.join("; ")))
+    } else {
+        for w in &why {
+            log_info!("{w}");
+        }
+        None
+    };
+    Discovery { devices, reason }
+}
+
+fn reference() -> Result<Box<dyn Engine>, String> {
+    ReferenceEngine::new().map(|e| Box::new(e) as Box<dyn Engine>).map_err(|e| format!("emulation failed to start: {e}"))
 }

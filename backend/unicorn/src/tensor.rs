@@ -35,6 +35,10 @@ impl<'a> Tensor<'a> {
         unsafe { ptr.as_ref() }.map(|raw| Tensor { raw })
     }
 
+    /// The data address (host or device memory, depending on the buffer).
+    pub fn data_ptr(&self) -> *mut std::ffi::c_void {
+        self.raw.data
+    }
     pub fn as_ptr(&self) -> *const sys::ggml_tensor {
         self.raw
     }

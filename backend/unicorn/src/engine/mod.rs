@@ -5,7 +5,10 @@
 //!   and as the numerical oracle of the hardware engines;
 //! - a HIP engine (iGPU, gfx1103) and an XRT engine (NPU): loaded at run time, so the plugin
 //!   loads on machines without ROCm or XRT. They take the same `ops::Kernel` arguments.
+pub mod gpu;
 pub mod reference;
+
+use std::sync::Arc;
 
 use crate::ops::Kernel;
 use crate::tensor::Tensor;
@@ -19,17 +22,6 @@ pub enum Role {
     Igpu,
 }
 
-impl Role {
-    /// The placement policy: attention on the NPU, every other kernel on the iGPU. Keeping
-    /// the two sets disjoint stops the scheduler from moving ops between the two devices,
-    /// which share one buffer type.
-    pub fn claims(self, kernel: &Kernel) -> bool {
-        match kernel {
-            Kernel::FlashAttnExt(_) => self == Role::Npu,
-            _ => self == Role::Igpu,
-        }
-    }
-}
 
 #[derive(Debug)]
 pub enum EngineError {
@@ -51,9 +43,24 @@ pub trait Engine: Send + Sync {
     fn name(&self) -> &str;
     /// True when the engine runs on the CPU in place of the hardware.
     fn emulated(&self) -> bool;
-    /// The one decision per op: the kernel that computes `node` on this engine, if any.
+    /// The one decision per op: the kernel that computes `node` on this engine, if any. (Which
+    /// of those a device claims is the device's placement policy: `Device::select`.)
     fn select(&self, node: &Tensor) -> Option<Kernel>;
     /// Compute `node` with a kernel `select` returned for it.
+    /// Compute `node` with a kernel `select` returned for it. An engine may only enqueue the
+    /// work; `synchronize` waits for all of it.
     fn compute(&self, kernel: &Kernel, node: &Tensor) -> Result<(), EngineError>;
+    /// Waits until every `compute` so far has finished; reports a failure of any of them.
+    fn synchronize(&self) -> Result<(), EngineError> {
+        Ok(())
+    }
     fn set_n_threads(&self, n: usize);
+    /// The GPU this engine runs on, if any (its buffers are allocated through it).
+    fn gpu(&self) -> Option<&Arc<crate::gpu::Gpu>> {
+        None
+    }
+    /// The stream this engine's work runs on, if any (buffer copies are ordered on it).
+    fn stream(&self) -> Option<&crate::gpu::Stream> {
+        None
+    }
 }

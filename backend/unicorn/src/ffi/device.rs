@@ -99,8 +99,18 @@ extern "C" fn init_backend(dev: sys::ggml_backend_dev_t, _params: *const c_char)
     guard("dev init_backend", std::ptr::null_mut(), || super::backend::new(dev, dev_or_panic(dev)))
 }
 
-extern "C" fn get_buffer_type(_dev: sys::ggml_backend_dev_t) -> sys::ggml_backend_buffer_type_t {
-    guard("dev get_buffer_type", std::ptr::null_mut(), || super::objects().buft)
+/// The iGPU's own memory when its engine runs on a discrete GPU; otherwise the shared host
+/// buffer type.
+fn default_buft(d: &Device) -> sys::ggml_backend_buffer_type_t {
+    let o = super::objects();
+    match (d.role, o.vram) {
+        (Role::Igpu, Some(vram)) => vram,
+        _ => o.buft,
+    }
+}
+
+extern "C" fn get_buffer_type(dev: sys::ggml_backend_dev_t) -> sys::ggml_backend_buffer_type_t {
+    guard("dev get_buffer_type", std::ptr::null_mut(), || default_buft(dev_or_panic(dev)))
 }
 
 extern "C" fn supports_op(dev: sys::ggml_backend_dev_t, op: *const sys::ggml_tensor) -> bool {
@@ -111,16 +121,18 @@ extern "C" fn supports_op(dev: sys::ggml_backend_dev_t, op: *const sys::ggml_ten
     })
 }
 
-/// Both devices use the shared Unicorn buffer type. The NPU also reads other host buffers
-/// (the attention mask comes from the CPU); the iGPU does not, so weights that llama.cpp
-/// keeps in CPU memory (layers not offloaded) stay with the CPU backend.
+/// Each device computes on its own buffer type: the shared `UNICORN_HOST` (or, for the iGPU
+/// on a discrete GPU, its device memory). The NPU also reads other host buffers (the
+/// attention mask comes from the CPU); the iGPU does not, so weights that llama.cpp keeps in
+/// CPU memory (layers not offloaded) stay with the CPU backend.
 extern "C" fn supports_buft(dev: sys::ggml_backend_dev_t, buft: sys::ggml_backend_buffer_type_t) -> bool {
     guard("dev supports_buft", false, || {
-        if buft == super::objects().buft {
+        let d = dev_or_panic(dev);
+        if buft == default_buft(d) {
             return true;
         }
         // SAFETY: ggml passes a valid buffer type.
-        dev_or_panic(dev).role == Role::Npu && unsafe { sys::ggml_backend_buft_is_host(buft) }
+        d.role == Role::Npu && unsafe { sys::ggml_backend_buft_is_host(buft) }
     })
 }
 

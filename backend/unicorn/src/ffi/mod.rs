@@ -35,8 +35,10 @@ pub(crate) fn guard<R>(what: &str, fallback: R, f: impl FnOnce() -> R) -> R {
 pub(crate) struct Objects {
     pub reg: *mut sys::ggml_backend_reg,
     pub devices: Vec<*mut sys::ggml_backend_device>,
-    /// The one host-memory buffer type both devices use.
+    /// The host-memory buffer type both devices share (`UNICORN_HOST`).
     pub buft: *mut sys::ggml_backend_buffer_type,
+    /// The GPU-memory buffer type of the iGPU device when its engine runs on a discrete GPU.
+    pub vram: Option<*mut sys::ggml_backend_buffer_type>,
 }
 // SAFETY: the pointed-to objects are immutable after construction and live forever.
 unsafe impl Send for Objects {}

@@ -29,19 +29,26 @@ pub(super) fn build() -> Objects {
         },
         context: std::ptr::null_mut(),
     }));
-    let mut owner: sys::ggml_backend_dev_t = std::ptr::null_mut();
     let mut devices = vec![];
+    // The shared buffer type belongs to the device that holds the weights (the iGPU).
+    let mut owner: Option<(sys::ggml_backend_dev_t, &'static crate::device::Device)> = None;
     for d in discovery.devices {
-        let role = d.role;
-        let dev = device::new(reg, Box::leak(Box::new(d)));
-        // The shared buffer type belongs to the device that holds the weights (the iGPU).
-        if role == crate::engine::Role::Igpu || owner.is_null() {
-            owner = dev;
+        let d: &'static crate::device::Device = Box::leak(Box::new(d));
+        let dev = device::new(reg, d);
+        if d.role == crate::engine::Role::Igpu || owner.is_none() {
+            owner = Some((dev, d));
         }
         devices.push(dev);
     }
-    let buft = super::buffer::new_type(owner);
-    Objects { reg, devices, buft }
+    let (buft, vram) = match owner {
+        Some((dev, d)) => {
+            let host = super::buffer::new_type(dev, d, "UNICORN_HOST", true);
+            let vram = d.discrete_gpu().then(|| super::buffer::new_type(dev, d, "UNICORN_IGPU0", false));
+            (host, vram)
+        }
+        None => (std::ptr::null_mut(), None),
+    };
+    Objects { reg, devices, buft, vram }
 }
 
 extern "C" fn get_name(_reg: sys::ggml_backend_reg_t) -> *const c_char {
