@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Packs what a run of scripts/device-gpu.sh on an NVIDIA machine of the `device` tool needs into
+# .device/ (ignored by git; name it in the run's `carry`). That machine reaches no registry and
+# a run carries at most 64 MiB, so everything is built here:
+#   bin.tar.gz        the llama.cpp tools and libraries built here (CPU build, dynamic
+#                     backends) and libggml-unicorn.so, stripped
+#   unicorn-kernels/  the kernel code objects (scripts/build-kernels.sh)
+#   llama-src.tar.gz  the pinned, patched llama.cpp tree, trimmed (no models/docs/examples/UI,
+#                     no unused ggml backends), to build ggml-cuda there: the peer we measure
+#                     against, from the same source as the tools
+#   tokenizer.gguf    the Gemma 3 tokenizer's keys only (no tensors), for gen-gemma3n.py there
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+out=$here/.device
+rm -rf "$out" && mkdir -p "$out"
+
+# 1. Tools, libraries and the plugin.
+stage=$(mktemp -d); trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage/bin"
+for f in "$here"/build/bin/*; do
+  case $(basename "$f") in unicorn-kernels) continue ;; esac
+  [ -f "$f" ] && cp -L "$f" "$stage/bin/"
+done
+strip --strip-debug "$stage/bin/"*.so* "$stage/bin/"llama-* "$stage/bin/"test-* 2>/dev/null || true
+tar czf "$out/bin.tar.gz" -C "$stage" bin
+
+# 2. Kernels.
+bash "$here/scripts/build-kernels.sh" --target cuda "$out/unicorn-kernels" >&2
+
+# 3. llama.cpp source for ggml-cuda (and gguf-py).
+src=$(readlink -f "$here/vendor/llama.cpp")
+tar czf "$out/llama-src.tar.gz" -C "$src" \
+  --exclude=./models --exclude=./docs --exclude=./examples --exclude=./tools/ui --exclude=./benches \
+  --exclude='./ggml/src/ggml-vulkan' --exclude='./ggml/src/ggml-sycl' --exclude='./ggml/src/ggml-metal' \
+  --exclude='./ggml/src/ggml-cann' --exclude='./ggml/src/ggml-opencl' --exclude='./ggml/src/ggml-webgpu' \
+  --exclude='./ggml/src/ggml-hexagon' --exclude='./ggml/src/ggml-openvino' --exclude='./ggml/src/ggml-zdnn' \
+  --exclude='./ggml/src/ggml-zendnn' --exclude='./ggml/src/ggml-et' --exclude='./ggml/src/ggml-virtgpu' \
+  --exclude='./vendor/cpp-httplib/*.cpp.gz' .
+
+# 4. The tokenizer keys: the GGUF header and key/value section of the Gemma 3 model, with the
+#    tensor count set to 0 (gen-gemma3n.py reads only keys from --tokenizer-from).
+python3 - "$UNICORN_CACHE/model/gemma-3-270m-q4_k_m.gguf" "$out/tokenizer.gguf" <<'PY'
+import struct, sys
+src, dst = sys.argv[1], sys.argv[2]
+b = open(src, "rb").read()
+assert b[:4] == b"GGUF"
+version, n_tensors, n_kv = struct.unpack_from("<IQQ", b, 4)
+off = 24
+def skip_string(o):
+    (n,) = struct.unpack_from("<Q", b, o); return o + 8 + n
+sizes = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+for _ in range(n_kv):
+    off = skip_string(off)
+    (vt,) = struct.unpack_from("<I", b, off); off += 4
+    if vt == 8:
+        off = skip_string(off)
+    elif vt == 9:
+        sub, n = struct.unpack_from("<IQ", b, off); off += 12
+        if sub == 8:
+            for _ in range(n): off = skip_string(off)
+        else:
+            off += sizes[sub] * n
+    else:
+        off += sizes[vt]
+head = bytearray(b[:off])
+struct.pack_into("<Q", head, 8, 0)
+open(dst, "wb").write(head)
+PY
+du -sh "$out"/* >&2
+echo "total: $(du -sm "$out" | cut -f1) MiB (a run carries at most 64 MiB with the work tree)" >&2
