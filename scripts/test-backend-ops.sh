@@ -6,30 +6,74 @@
 # (its supports_op) about every case, and every op with at least one supported case is then
 # run in `test` mode. A claimed op cannot be left out.
 #   scripts/test-backend-ops.sh DEVICE [extra test-backend-ops args]
-set -euo pipefail
+# UNICORN_TBO_JOBS: parallel workers (default nproc); UNICORN_TBO_TIMEOUT: seconds each
+# test-backend-ops call may run (default 3600; a hang is a failure, not a wait).
+#
+# Verdict (last line): passes only if the tool exits 0, its own "N/M tests passed" line says
+# N = M > 0, N equals the OK lines counted here, and no case line says FAIL. A case that fails
+# to allocate prints no FAIL line of its own; the tool's N/M and its "Failing tests" list
+# still count it, and are printed.
+set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-dev=$1; shift
+dev=${1:?usage: test-backend-ops.sh DEVICE [test-backend-ops args]}; shift
 bin=$here/build/bin
 jobs=${UNICORN_TBO_JOBS:-$(nproc)}
+limit=${UNICORN_TBO_TIMEOUT:-3600}
 
-ops=$("$bin/test-backend-ops" support -b "$dev" --output csv 2>/dev/null \
-  | awk -F'","' -v d="$dev" 'substr($1,2)==d && $5=="1" {print $2}' | sort -u | paste -sd, -)
+log=$(mktemp); support=$(mktemp); trap 'rm -f "$log" "$support"' EXIT
+
+# timeout: 124 after $limit s (SIGTERM), SIGKILL 30 s later if still alive.
+bounded() { timeout -k 30 "$limit" "$@"; }
+explain() {  # exit status of a bounded call, in words
+  case $1 in
+    124|137) echo "timed out after $limit s (UNICORN_TBO_TIMEOUT) and was killed" ;;
+    *) if [ "$1" -gt 128 ]; then echo "killed by signal $(($1 - 128))"; else echo "exit $1"; fi ;;
+  esac
+}
+
+bounded "$bin/test-backend-ops" support -b "$dev" --output csv > "$support" 2>&1
+rc=$?
+if [ "$rc" != 0 ]; then
+  echo "test-backend-ops support -b $dev: $(explain "$rc")"; tail -20 "$support"
+  echo "test-backend-ops $dev: no verdict (support query failed)"; exit 1
+fi
+ops=$(awk -F'","' -v d="$dev" 'substr($1,2)==d && $5=="1" {print $2}' "$support" | sort -u | paste -sd, -)
 if [ -z "$ops" ]; then
   echo "test-backend-ops: $dev claims no op (is UNICORN_EMULATE=1 set?)"; exit 1
 fi
 echo "test-backend-ops: $dev claims: $ops"
-log=$(mktemp); trap 'rm -f "$log"' EXIT
-set +e
-"$bin/test-backend-ops" test -b "$dev" -o "$ops" -j "$jobs" "$@" > "$log" 2>&1
+
+bounded "$bin/test-backend-ops" test -b "$dev" -o "$ops" -j "$jobs" "$@" > "$log" 2>&1
 rc=$?
-set -e
-# Per-op case counts, then the suite's own verdict lines.
-grep -E '^\s+[A-Z_0-9]+\(' "$log" | grep -v 'not supported' \
-  | sed -E 's/^\s+([A-Z_0-9]+)\(.*(OK|FAIL).*$/\1 \2/' | sort | uniq -c \
-  | awk '{printf "  %-16s %6d %s\n", $2, $1, $3}'
-grep -E '\): .*FAIL' "$log" | head -20 || true
-grep -E 'tests passed|backends passed' "$log" || true
-passed=$(grep -cE '^\s+[A-Z_0-9]+\(.*OK' "$log" || true)
-failed=$(grep -cE '\): .*FAIL' "$log" || true)
-echo "test-backend-ops $dev (emulated: ${UNICORN_EMULATE:-0}): $passed cases passed, $failed failed"
-[ "$rc" = 0 ] && [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
+
+# Case lines end in OK or FAIL (colour codes removed); the op is the first NAME( on the line
+# (a FAIL line may start with "[OP] NMSE = ..." or "[OP] NaN at index ...").
+cases=$(sed -E 's/\x1b\[[0-9;]*m//g' "$log" | awk '
+  /\): .*(OK|FAIL)[[:space:]]*$/ && match($0, /[A-Z][A-Z_0-9]*\(/) {
+    st = ($0 ~ /FAIL[[:space:]]*$/) ? "FAIL" : "OK"
+    print substr($0, RSTART, RLENGTH - 1), st
+  }')
+printf '%s\n' "$cases" | awk 'NF' | sort | uniq -c | awk '{printf "  %-16s %6d %s\n", $2, $1, $3}'
+passed=$(printf '%s\n' "$cases" | awk '$2 == "OK"' | wc -l)
+failed=$(printf '%s\n' "$cases" | awk '$2 == "FAIL"' | wc -l)
+sed -E 's/\x1b\[[0-9;]*m//g' "$log" | grep -E 'FAIL' | head -20
+sed -n '/^Failing tests:/,/^$/p' "$log" | head -30
+summary=$(grep -E '^ +[0-9]+/[0-9]+ tests passed' "$log" | tail -1)
+grep -E 'tests passed|backends passed' "$log"
+n_ok=$(echo "$summary" | sed -E 's#^ *([0-9]+)/([0-9]+).*#\1#')
+n_all=$(echo "$summary" | sed -E 's#^ *([0-9]+)/([0-9]+).*#\2#')
+
+verdict=ok why=()
+[ "$rc" = 0 ] || { verdict=FAILED; why+=("test-backend-ops $(explain "$rc")"); }
+if [ -z "$summary" ]; then verdict=FAILED; why+=("no 'N/M tests passed' line")
+else
+  [ "$n_ok" = "$n_all" ] || { verdict=FAILED; why+=("the tool counts $n_ok of $n_all cases passed"); }
+  [ "$n_ok" = "$passed" ] || { verdict=FAILED; why+=("the tool counts $n_ok passed, $passed OK lines here"); }
+fi
+[ "$failed" = 0 ] || { verdict=FAILED; why+=("$failed FAIL lines"); }
+[ "$passed" -gt 0 ] || { verdict=FAILED; why+=("no case passed"); }
+[ "$verdict" = ok ] || { echo "--- last lines of the log ---"; tail -15 "$log"; }
+reasons=$(printf '; %s' "${why[@]}"); reasons=${reasons#; }
+echo "test-backend-ops $dev (emulated: ${UNICORN_EMULATE:-0}): $passed cases passed, $failed failed" \
+     "(tool: ${n_ok:-?}/${n_all:-?})${reasons:+: $reasons}"
+[ "$verdict" = ok ]
