@@ -45,3 +45,107 @@ echo "$ops" > "$OUT/claimed-ops.txt"
 [ -n "$ops" ] && tbo tbo-igpu test -b UNICORN_IGPU0 -o "$ops"
 
 [ "$mode" = full ] || exit 0
+
+# ---- full: the peer (ggml-cuda from the same source), models, ratios ----------------------
+# Everything slow is kept in /tmp/unicorn-dev, so a second call on the same (warm) machine
+# resumes instead of rebuilding.
+work=/tmp/unicorn-dev
+mkdir -p "$work/models"
+if [ ! -d "$work/llama-src" ]; then
+  mkdir -p "$work/llama-src" && tar xzf .device/llama-src.tar.gz -C "$work/llama-src"
+fi
+mkdir -p vendor && ln -sfn "$work/llama-src" vendor/llama.cpp   # gguf-py for gen-gemma3n.py
+
+build_cuda() {
+  [ -f "$work/libggml-cuda.so" ] && return 0
+  cmake -S "$work/llama-src" -B "$work/cuda-build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DGGML_BACKEND_DL=ON -DBUILD_SHARED_LIBS=ON -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON \
+    -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
+    -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF > "$work/cuda-configure.log" 2>&1 &&
+  cmake --build "$work/cuda-build" -j 12 --target ggml-cuda > "$work/cuda-build.log" 2>&1 &&
+  cp "$work/cuda-build/bin/libggml-cuda.so" "$work/libggml-cuda.so"
+}
+gen_models() {
+  local g="python3 scripts/gen-gemma3n.py --tokenizer-from .device/tokenizer.gguf -q"
+  [ -f "$work/models/tiny.gguf" ] || $g --preset tiny -o "$work/models/tiny.gguf"
+  [ -f "$work/models/e2b-q4_k_m.gguf" ] || $g --preset e2b --quantize Q4_K_M --threads 4 \
+    --llama-quantize "$bin/llama-quantize" -o "$work/models/e2b-q4_k_m.gguf"
+}
+say "building ggml-cuda (background) and generating Gemma3n tiny + e2b Q4_K_M (background)"
+build_cuda & cuda_pid=$!
+gen_models > "$OUT/gen-models.log" 2>&1 & gen_pid=$!
+wait $cuda_pid && cp "$work/libggml-cuda.so" "$bin/" && say "ggml-cuda ready" \
+  || { say "ggml-cuda build FAILED"; tail -30 "$work/cuda-build.log"; }
+
+# Device-to-device copy bandwidth, read + write, the ceiling for memory-bound kernels.
+copy_gbps=$(python3 - <<'PY'
+import torch
+n = 2 << 30
+a = torch.empty(n, dtype=torch.uint8, device="cuda"); b = torch.empty_like(a)
+for _ in range(3): b.copy_(a)
+s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+ts = []
+for _ in range(10):
+    s.record(); b.copy_(a); e.record(); e.synchronize(); ts.append(s.elapsed_time(e))
+ts.sort(); print(f"{2 * n / (ts[len(ts) // 2] / 1e3) / 1e9:.0f}")
+PY
+)
+say "device-to-device copy: ${copy_gbps} GB/s (read + write)"
+
+# MUL_MAT perf: test-backend-ops' own perf cases, both backends, same run.
+if [ -f "$bin/libggml-cuda.so" ]; then
+  for b in UNICORN_IGPU0 CUDA0; do
+    timeout 400 "$bin/test-backend-ops" perf -b $b -o MUL_MAT -p 'type_b=f32' > "$OUT/perf-mul_mat-$b.log" 2>&1
+  done
+  python3 scripts/perf-compare.py "$OUT/perf-mul_mat-UNICORN_IGPU0.log" "$OUT/perf-mul_mat-CUDA0.log" "$copy_gbps" \
+    | tee "$OUT/perf-mul_mat.md"
+fi
+
+wait $gen_pid && say "models ready: $(ls "$work/models")" || { say "model generation FAILED"; tail -20 "$OUT/gen-models.log"; }
+tiny=$work/models/tiny.gguf e2b=$work/models/e2b-q4_k_m.gguf
+
+# Gemma3n graphs, op by op: replay on UNICORN_IGPU0 (correctness) and time both backends.
+for m in tiny e2b; do
+  f=$work/models/$([ $m = tiny ] && echo tiny.gguf || echo e2b-q4_k_m.gguf)
+  [ -f "$f" ] || continue
+  "$bin/test-export-graph-ops" -m "$f" -o "$work/$m-ops.txt" -ot no_such_tensor=CPU > "$OUT/export-$m.log" 2>&1
+  tbo "replay-$m" test -b UNICORN_IGPU0 --test-file "$work/$m-ops.txt"
+done
+if [ -f "$work/e2b-ops.txt" ] && [ -f "$bin/libggml-cuda.so" ]; then
+  for b in UNICORN_IGPU0 CUDA0; do
+    timeout 300 "$bin/test-backend-ops" perf -b $b --test-file "$work/e2b-ops.txt" > "$OUT/perf-e2b-$b.log" 2>&1
+  done
+  python3 scripts/perf-compare.py "$OUT/perf-e2b-UNICORN_IGPU0.log" "$OUT/perf-e2b-CUDA0.log" "$copy_gbps" \
+    | tee "$OUT/perf-e2b.md"
+fi
+
+# Model level: KL divergence and greedy tokens against the CPU backend (and the peer's own).
+kld() { # model name
+  local f=$1 n=$2 text=$here/tests/data/fixed-text.txt
+  "$bin/llama-perplexity" -m "$f" -f "$text" -c 128 --chunks 4 -ngl 0 -dev none -fa on \
+    --kl-divergence-base "$work/$n.kld" > "$OUT/kld-$n-cpu.log" 2>&1
+  for side in unicorn cuda; do
+    if [ $side = unicorn ]; then a=(--backend unicorn); else a=(-dev CUDA0 -ngl 99 -fa on); fi
+    "$bin/llama-perplexity" -m "$f" -f "$text" -c 128 --chunks 4 "${a[@]}" \
+      --kl-divergence-base "$work/$n.kld" --kl-divergence > "$OUT/kld-$n-$side.log" 2>&1
+    say "KLD $n $side vs CPU: $(grep -E 'Mean +KLD|Same top p' "$OUT/kld-$n-$side.log" | tr -s ' ' | paste -sd';')"
+  done
+}
+tokens() { # model name
+  local f=$1 n=$2 p="The three largest rivers of Europe are"
+  "$bin/llama-completion" -m "$f" -p "$p" -n 48 --temp 0 --ignore-eos -no-cnv -ngl 0 -dev none -fa on 2>/dev/null > "$OUT/tok-$n-cpu.txt"
+  "$bin/llama-completion" -m "$f" -p "$p" -n 48 --temp 0 --ignore-eos -no-cnv --backend unicorn 2>"$OUT/tok-$n-unicorn.log" > "$OUT/tok-$n-unicorn.txt"
+  "$bin/llama-completion" -m "$f" -p "$p" -n 48 --temp 0 --ignore-eos -no-cnv -dev CUDA0 -ngl 99 -fa on 2>/dev/null > "$OUT/tok-$n-cuda.txt"
+  say "greedy text $n: unicorn==cpu: $(cmp -s "$OUT/tok-$n-cpu.txt" "$OUT/tok-$n-unicorn.txt" && echo yes || echo no), cuda==cpu: $(cmp -s "$OUT/tok-$n-cpu.txt" "$OUT/tok-$n-cuda.txt" && echo yes || echo no)"
+}
+[ -f "$tiny" ] && { kld "$tiny" tiny; tokens "$tiny" tiny; }
+
+# End to end: llama-bench on the generated e2b Q4_K_M, Unicorn (every op on the GPU engine)
+# against ggml-cuda, same machine, same run.
+if [ -f "$e2b" ] && [ -f "$bin/libggml-cuda.so" ]; then
+  "$bin/llama-bench" -m "$e2b" --backend unicorn -p 512 -n 128 -r 3 -o jsonl > "$OUT/bench-unicorn.jsonl" 2> "$OUT/bench-unicorn.log"
+  "$bin/llama-bench" -m "$e2b" -dev CUDA0 -ngl 99 -fa 1 -p 512 -n 128 -r 3 -o jsonl > "$OUT/bench-cuda.jsonl" 2> "$OUT/bench-cuda.log"
+  python3 scripts/bench-compare.py "$OUT/bench-unicorn.jsonl" "$OUT/bench-cuda.jsonl" | tee "$OUT/bench.md"
+fi
+say "done"

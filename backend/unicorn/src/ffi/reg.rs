@@ -65,9 +65,17 @@ extern "C" fn get_device(_reg: sys::ggml_backend_reg_t, index: usize) -> sys::gg
     })
 }
 
-/// KV-cache type the NPU computes attention in natively (see patches/0002).
+/// The KV-cache type `--backend unicorn` asks for (patches/0002): the type the device that
+/// runs attention reads natively: BF16 on the NPU (it has no f16), F16 on the iGPU (RDNA3's
+/// matrix cores take f16).
 extern "C" fn get_kv_cache_type() -> sys::ggml_type::Type {
-    sys::ggml_type::GGML_TYPE_BF16
+    guard("get_kv_cache_type", sys::ggml_type::GGML_TYPE_BF16, || {
+        let attention = super::objects().devices.iter().find_map(|&d| device::get(d).filter(|d| d.attention));
+        match attention.map(|d| d.role) {
+            Some(crate::engine::Role::Igpu) => sys::ggml_type::GGML_TYPE_F16,
+            _ => sys::ggml_type::GGML_TYPE_BF16,
+        }
+    })
 }
 
 extern "C" fn set_n_threads(backend: sys::ggml_backend_t, n_threads: c_int) {
