@@ -42,6 +42,12 @@ build_all() {
   mv "$here/build/bin/.libggml-unicorn.so.tmp" "$here/build/bin/libggml-unicorn.so"
 }
 
+# The GPU kernel compilers (nvcc 13.0, hipcc for gfx1103), cached in $UNICORN_CACHE/toolchains.
+# Only the tests need them (scripts/test.sh); scripts/run.sh does not.
+install_gpu_toolchains() {
+  bash "$here/scripts/setup-gpu-toolchains.sh" all >/dev/null
+}
+
 # UNICORN_EMULATE=1 unless Phoenix hardware is present (the plugin's probe, in shell).
 hardware_present() {
   ls /sys/class/accel/*/device/driver 2>/dev/null | xargs -r -n1 readlink 2>/dev/null | grep -q amdxdna && return 0

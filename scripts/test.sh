@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds (llama.cpp cached), then runs
+#   0. the GPU kernels: compiled for gfx1103 and sm_90, code objects checked (build-kernels.sh),
 #   1. the Rust unit tests (dequantisers, kernels, numerics),
 #   2. llama.cpp's test-backend-ops on UNICORN_NPU0 and UNICORN_IGPU0 (emulated),
 #   3. the integration tests (tokens, KL divergence, server, bench, bad input, placement).
@@ -9,6 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 set -e
 install_deps
+install_gpu_toolchains
 build_all
 model=$(bash "$here/scripts/fetch-model.sh" | tail -1)
 say "model: $model"
@@ -23,6 +25,7 @@ stage() {
 }
 
 cd "$here"
+stage "kernels: gfx1103 + sm_90 compile and code-object check" bash scripts/build-kernels.sh
 stage "cargo test" cargo test --release --workspace
 if hardware_present; then
   say "Phoenix hardware present: test-backend-ops runs on it, not emulated"
