@@ -7,47 +7,55 @@
 //!   crosses between them.
 //! - `Device`: memory of a discrete GPU (the NVIDIA machines the kernels are tested on);
 //!   copies go through the GPU engine's stream.
-use std::alloc::{alloc_zeroed, dealloc, Layout};
+//! - `Borrowed`: the model file as llama.cpp mapped it, used in place (no second copy of the
+//!   weights); on the APU the mapping is registered with the GPU so the iGPU reads it too.
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use crate::gpu::{DeviceMemory, Gpu, HostMemory, Stream};
+use crate::gpu::{DeviceMemory, Gpu, HostMemory, HostRegistration, Stream};
 
 pub const ALIGNMENT: usize = 64;
 
+/// Plain host memory from an anonymous mapping: zero-filled, page-aligned, and resident only
+/// where it is touched, as the CPU backend's buffers are (an aligned `alloc_zeroed` would
+/// write every page up front: a 512 MiB compute buffer became 512 MiB of resident memory).
 pub struct HostBuffer {
     ptr: NonNull<u8>,
-    layout: Layout,
+    len: usize,
 }
 
-// SAFETY: the buffer owns its allocation; ggml serialises access to buffer contents.
+// SAFETY: the buffer owns its mapping; ggml serialises access to buffer contents.
 unsafe impl Send for HostBuffer {}
 unsafe impl Sync for HostBuffer {}
 
 impl HostBuffer {
     pub fn new(size: usize) -> Result<Self, String> {
-        let layout = Layout::from_size_align(size.max(1).next_multiple_of(ALIGNMENT), ALIGNMENT)
-            .map_err(|e| format!("bad buffer size {size}: {e}"))?;
-        // SAFETY: layout has a non-zero size.
-        let ptr = unsafe { alloc_zeroed(layout) };
-        let ptr = NonNull::new(ptr).ok_or_else(|| format!("out of host memory allocating {size} bytes"))?;
-        Ok(HostBuffer { ptr, layout })
+        let len = size.max(1).next_multiple_of(ALIGNMENT);
+        // SAFETY: a fresh private anonymous mapping; no existing memory is affected.
+        let ptr = unsafe {
+            libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(format!("out of host memory allocating {size} bytes: {}", std::io::Error::last_os_error()));
+        }
+        let ptr = NonNull::new(ptr as *mut u8).ok_or_else(|| format!("out of host memory allocating {size} bytes"))?;
+        Ok(HostBuffer { ptr, len })
     }
     pub fn base(&self) -> *mut u8 {
         self.ptr.as_ptr()
     }
     pub fn len(&self) -> usize {
-        self.layout.size()
+        self.len
     }
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
     }
 }
 
 impl Drop for HostBuffer {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout.
-        unsafe { dealloc(self.ptr.as_ptr(), self.layout) }
+        // SAFETY: mapped in `new` with this length, unmapped once.
+        unsafe { libc::munmap(self.ptr.as_ptr() as *mut libc::c_void, self.len) };
     }
 }
 
@@ -56,7 +64,16 @@ pub enum Memory {
     Host(HostBuffer),
     Mapped(HostMemory),
     Device { mem: DeviceMemory, gpu: Arc<Gpu>, stream: &'static Stream },
+    /// Memory the caller owns: the model file as llama.cpp mapped it (read-only), used in place
+    /// (`buffer_from_host_ptr`); registered with the GPU where one reads it.
+    Borrowed { ptr: *mut u8, size: usize, _registration: Option<HostRegistration> },
 }
+
+// SAFETY: `Borrowed` only records where the owner's memory is; ggml serialises access to
+// buffer contents and keeps the mapping alive while the buffer exists (llama.cpp frees the
+// model's buffers before unmapping its files).
+unsafe impl Send for Memory {}
+unsafe impl Sync for Memory {}
 
 impl Memory {
     /// Host memory, through the GPU runtime when `gpu` is given (so the GPU reads it in place).
@@ -77,12 +94,26 @@ impl Memory {
         Ok(Memory::Device { mem, gpu: gpu.clone(), stream })
     }
 
+    /// Host memory the caller owns, used in place; registered with `gpu` when given.
+    ///
+    /// # Safety
+    /// `ptr..ptr+size` is mapped and stays mapped for as long as the returned value lives.
+    pub unsafe fn borrowed(ptr: *mut u8, size: usize, gpu: Option<&Arc<Gpu>>) -> Result<Memory, String> {
+        let registration = match gpu {
+            // SAFETY: caller contract.
+            Some(gpu) => Some(unsafe { HostRegistration::new(gpu, ptr, size) }.map_err(|e| format!("registering {size} bytes of mapped model with the GPU: {e}"))?),
+            None => None,
+        };
+        Ok(Memory::Borrowed { ptr, size, _registration: registration })
+    }
+
     /// The base address ggml places tensors at (a device address for `Device`).
     pub fn base(&self) -> *mut u8 {
         match self {
             Memory::Host(h) => h.base(),
             Memory::Mapped(m) => m.ptr,
             Memory::Device { mem, .. } => mem.ptr as *mut u8,
+            Memory::Borrowed { ptr, .. } => *ptr,
         }
     }
 
@@ -91,6 +122,15 @@ impl Memory {
             Memory::Host(h) => h.len(),
             Memory::Mapped(m) => m.size,
             Memory::Device { mem, .. } => mem.size,
+            Memory::Borrowed { size, .. } => *size,
+        }
+    }
+
+    /// A mapped model file is read-only: writing it would fault.
+    fn writable(&self) -> Result<(), String> {
+        match self {
+            Memory::Borrowed { .. } => Err("the buffer is the mapped model file, which is read-only".into()),
+            _ => Ok(()),
         }
     }
 
@@ -110,6 +150,7 @@ impl Memory {
     /// # Safety
     /// `offset + src.len()` lies inside the buffer.
     pub unsafe fn write(&self, offset: usize, src: &[u8]) -> Result<(), String> {
+        self.writable()?;
         let dst = self.base() as usize + offset;
         match self.device_io() {
             // SAFETY: caller contract; the copy completes (synchronize) before `src` is released.
@@ -150,6 +191,7 @@ impl Memory {
     /// # Safety
     /// `offset + size` lies inside the buffer.
     pub unsafe fn fill(&self, offset: usize, value: u8, size: usize) -> Result<(), String> {
+        self.writable()?;
         let dst = self.base() as usize + offset;
         match self.device_io() {
             // SAFETY: caller contract.
@@ -171,6 +213,7 @@ impl Memory {
     /// # Safety
     /// Both ranges are valid for `size` bytes.
     pub unsafe fn copy_from(&self, offset: usize, src: *const u8, src_is_host: bool, size: usize) -> Result<(), String> {
+        self.writable()?;
         let dst = self.base() as usize + offset;
         match self.device_io() {
             // SAFETY: caller contract.

@@ -21,6 +21,8 @@ pub struct Device {
     pub disabled_ops: Vec<String>,
     /// Memory budget from `UNICORN_IGPU_MEM` / `UNICORN_NPU_MEM`, read once at start-up.
     pub budget: Option<usize>,
+    /// `uses_mapped_weights`, decided on first use.
+    mapped_weights: std::sync::OnceLock<bool>,
 }
 
 impl Device {
@@ -49,6 +51,7 @@ impl Device {
             engine,
             attention,
             budget: budget_from_env(role),
+            mapped_weights: std::sync::OnceLock::new(),
             disabled_ops: std::env::var("UNICORN_DISABLE_OPS")
                 .unwrap_or_default()
                 .split(',')
@@ -67,6 +70,25 @@ impl Device {
             Role::Igpu if self.discrete_gpu() => dt::GGML_BACKEND_DEVICE_TYPE_GPU,
             Role::Igpu => dt::GGML_BACKEND_DEVICE_TYPE_IGPU,
         }
+    }
+
+    /// Weights can be used where llama.cpp mapped the model file (`buffer_from_host_ptr`): the
+    /// device reads host memory in place. Emulated devices do; a discrete GPU does not (its
+    /// weights go to its own memory); the APU's iGPU does when the GPU runtime can register
+    /// a read-only file mapping (tried once; otherwise weights are copied, and the log says
+    /// so once).
+    pub fn uses_mapped_weights(&self) -> bool {
+        let Some(gpu) = self.engine.gpu() else { return true };
+        if !gpu.driver.integrated() {
+            return false;
+        }
+        *self.mapped_weights.get_or_init(|| match gpu.can_register_file_mappings() {
+            Ok(()) => true,
+            Err(e) => {
+                log_warn!("{}: the GPU cannot read the mapped model file in place ({e}); weights are copied into GPU-visible memory", self.name.to_string_lossy());
+                false
+            }
+        })
     }
 
     /// The engine runs on a GPU with memory of its own: weights and activations live there.

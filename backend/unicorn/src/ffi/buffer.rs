@@ -86,15 +86,19 @@ const BUFFER_I: sys::ggml_backend_buffer_i = sys::ggml_backend_buffer_i {
     reset: None,
 };
 
+/// A ggml buffer of type `buft` over `mem`.
+pub(super) fn wrap(buft: sys::ggml_backend_buffer_type_t, mem: Memory) -> sys::ggml_backend_buffer_t {
+    let size = mem.len();
+    let ctx = Box::into_raw(Box::new(mem));
+    // SAFETY: buft is ours; ggml takes ownership of ctx and hands it back to free_buffer.
+    unsafe { sys::ggml_backend_buffer_init(buft, BUFFER_I, ctx.cast(), size) }
+}
+
 extern "C" fn buft_alloc_buffer(buft: sys::ggml_backend_buffer_type_t, size: usize) -> sys::ggml_backend_buffer_t {
     guard("alloc_buffer", std::ptr::null_mut(), || {
         let k = kind(buft);
         match k.alloc(size) {
-            Ok(mem) => {
-                let ctx = Box::into_raw(Box::new(mem));
-                // SAFETY: buft is ours; ggml takes ownership of ctx and hands it back to free_buffer.
-                unsafe { sys::ggml_backend_buffer_init(buft, BUFFER_I, ctx.cast(), size) }
-            }
+            Ok(mem) => wrap(buft, mem),
             Err(e) => {
                 log_error!("{}: {e}", k.name.to_string_lossy());
                 std::ptr::null_mut()

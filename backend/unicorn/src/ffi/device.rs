@@ -18,7 +18,7 @@ pub(super) fn new(reg: sys::ggml_backend_reg_t, dev: &'static Device) -> sys::gg
             init_backend: Some(init_backend),
             get_buffer_type: Some(get_buffer_type),
             get_host_buffer_type: None,
-            buffer_from_host_ptr: None,
+            buffer_from_host_ptr: Some(buffer_from_host_ptr),
             supports_op: Some(supports_op),
             supports_buft: Some(supports_buft),
             offload_op: None,
@@ -87,7 +87,7 @@ extern "C" fn get_props(dev: sys::ggml_backend_dev_t, props: *mut sys::ggml_back
             p.caps = sys::ggml_backend_dev_caps {
                 async_: false,
                 host_buffer: false,
-                buffer_from_host_ptr: false,
+                buffer_from_host_ptr: d.role == Role::Igpu && d.uses_mapped_weights(),
                 events: false,
                 mmap_support: true,
             };
@@ -97,6 +97,30 @@ extern "C" fn get_props(dev: sys::ggml_backend_dev_t, props: *mut sys::ggml_back
 
 extern "C" fn init_backend(dev: sys::ggml_backend_dev_t, _params: *const c_char) -> sys::ggml_backend_t {
     guard("dev init_backend", std::ptr::null_mut(), || super::backend::new(dev, dev_or_panic(dev)))
+}
+
+/// The model file's mapped bytes as a buffer of the shared type, used in place (no copy).
+/// Offered (caps.buffer_from_host_ptr) only where the device reads them there.
+extern "C" fn buffer_from_host_ptr(dev: sys::ggml_backend_dev_t, ptr: *mut std::ffi::c_void, size: usize, _max_tensor_size: usize) -> sys::ggml_backend_buffer_t {
+    guard("dev buffer_from_host_ptr", std::ptr::null_mut(), || {
+        let d = dev_or_panic(dev);
+        if !d.uses_mapped_weights() || ptr.is_null() {
+            return std::ptr::null_mut();
+        }
+        let gpu = d.engine.gpu();
+        // SAFETY: llama.cpp passes a range of its model mapping, which it keeps mapped until
+        // the model's buffers are freed.
+        match unsafe { crate::buffer::Memory::borrowed(ptr as *mut u8, size, gpu) } {
+            Ok(mem) => {
+                crate::log::log_info!("{}: {:.2} MiB of weights used in place from the mapped model file (no copy)", d.name.to_string_lossy(), size as f64 / (1 << 20) as f64);
+                super::buffer::wrap(default_buft(d), mem)
+            }
+            Err(e) => {
+                crate::log::log_error!("{}: {e}", d.name.to_string_lossy());
+                std::ptr::null_mut()
+            }
+        }
+    })
 }
 
 /// The iGPU's own memory when its engine runs on a discrete GPU; otherwise the shared host

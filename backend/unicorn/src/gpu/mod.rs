@@ -275,3 +275,35 @@ impl Launch {
         Some(Launch { kernel, grid: [blocks_x as u32, y as u32, z as u32], block: [threads, 1, 1], shared: 0 })
     }
 }
+
+impl Gpu {
+    /// Whether this GPU can read a read-only file mapping in place (what a model mapped by
+    /// llama.cpp is), tried once on a one-page temporary file: registration of file-backed,
+    /// read-only pages is up to the runtime and the kernel driver (on amdgpu, a userptr
+    /// registration with `hipHostRegisterReadOnly`).
+    pub fn can_register_file_mappings(self: &Arc<Self>) -> std::result::Result<(), String> {
+        use std::io::Write;
+        let path = std::env::temp_dir().join(format!("unicorn-mmap-probe-{}", std::process::id()));
+        let mut f = std::fs::File::create(&path).map_err(|e| format!("probe file {}: {e}", path.display()))?;
+        let page = 4096;
+        let result = (|| {
+            f.write_all(&vec![0u8; page]).map_err(|e| e.to_string())?;
+            f.flush().map_err(|e| e.to_string())?;
+            let f = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+            // SAFETY: maps one page of a file we own, read-only; unmapped below.
+            let ptr = unsafe {
+                libc::mmap(std::ptr::null_mut(), page, libc::PROT_READ, libc::MAP_SHARED, std::os::fd::AsRawFd::as_raw_fd(&f), 0)
+            };
+            if ptr == libc::MAP_FAILED {
+                return Err("mmap failed".to_string());
+            }
+            // SAFETY: the page stays mapped until after the registration is dropped.
+            let r = unsafe { HostRegistration::new(self, ptr as *mut u8, page) }.map(drop).map_err(|e| e.to_string());
+            // SAFETY: mapped above, no longer used.
+            unsafe { libc::munmap(ptr, page) };
+            r
+        })();
+        let _ = std::fs::remove_file(&path);
+        result
+    }
+}
