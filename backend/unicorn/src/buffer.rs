@@ -234,3 +234,41 @@ impl Memory {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_memory_round_trip_and_zero_fill() {
+        let m = Memory::host(1000, None).unwrap();
+        assert!(m.len() >= 1000 && m.base() as usize % ALIGNMENT == 0);
+        let mut back = [1u8; 16];
+        // SAFETY: in range.
+        unsafe {
+            m.read(100, &mut back).unwrap();
+            assert_eq!(back, [0; 16], "fresh host memory reads as zeros");
+            m.write(100, &[7; 16]).unwrap();
+            m.fill(104, 9, 4).unwrap();
+            m.read(100, &mut back).unwrap();
+        }
+        assert_eq!(&back[..8], &[7, 7, 7, 7, 9, 9, 9, 9]);
+    }
+
+    #[test]
+    fn a_borrowed_mapping_is_read_only() {
+        let data = vec![5u8; 64];
+        // SAFETY: `data` outlives `m`.
+        let m = unsafe { Memory::borrowed(data.as_ptr() as *mut u8, data.len(), None) }.unwrap();
+        assert_eq!(m.base() as *const u8, data.as_ptr());
+        let mut back = [0u8; 4];
+        // SAFETY: in range.
+        unsafe {
+            m.read(0, &mut back).unwrap();
+            assert!(m.write(0, &[1]).unwrap_err().contains("read-only"));
+            assert!(m.fill(0, 0, 1).is_err());
+        }
+        assert_eq!(back, [5; 4]);
+        assert_eq!(data[0], 5);
+    }
+}

@@ -36,13 +36,18 @@ pub fn gfx_targets() -> Vec<String> {
         for n in nodes.flatten() {
             let props = fs::read_to_string(n.path().join("properties")).unwrap_or_default();
             let v = props.lines().find_map(|l| l.trim().strip_prefix("gfx_target_version ")).and_then(|v| v.trim().parse::<u32>().ok());
-            // gfx_target_version is major*10000 + minor*100 + stepping: 110003 is gfx1103.
-            if let Some(v) = v.filter(|&v| v > 0) {
-                out.push(format!("gfx{}{}{:x}", v / 10000, (v / 100) % 100, v % 100));
+            if let Some(name) = v.and_then(gfx_name) {
+                out.push(name);
             }
         }
     }
     out
+}
+
+/// The gfx name of a KFD `gfx_target_version` (major * 10000 + minor * 100 + stepping):
+/// 110003 is gfx1103, 90010 is gfx90a. 0 (a CPU node) has none.
+fn gfx_name(v: u32) -> Option<String> {
+    (v > 0).then(|| format!("gfx{}{}{:x}", v / 10000, (v / 100) % 100, v % 100))
 }
 
 /// (available, total) host memory in bytes, from /proc/meminfo.
@@ -56,4 +61,14 @@ pub fn host_memory() -> (usize, usize) {
             .map_or(0, |kb| kb * 1024)
     };
     (field("MemAvailable:"), field("MemTotal:"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn gfx_names() {
+        assert_eq!(super::gfx_name(110003).as_deref(), Some("gfx1103"));
+        assert_eq!(super::gfx_name(90010).as_deref(), Some("gfx90a"));
+        assert_eq!(super::gfx_name(0), None);
+    }
 }

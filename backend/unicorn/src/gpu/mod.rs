@@ -307,3 +307,21 @@ impl Gpu {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_spread_over_grid_y_and_z() {
+        let l = Launch::rows(c"k", 256, 3, 10).unwrap();
+        assert_eq!((l.grid, l.block), ([3, 10, 1], [256, 1, 1]));
+        // 262144 rows (a vocabulary): y at the limit, z covers the rest.
+        let l = Launch::rows(c"k", 256, 1, 262_144).unwrap();
+        assert_eq!(l.grid, [1, 65535, 5]);
+        assert!(l.grid[1] as usize * l.grid[2] as usize >= 262_144);
+        assert_eq!(Launch::rows(c"k", 256, 1, 0).unwrap().grid, [1, 1, 1]);
+        assert!(Launch::rows(c"k", 256, 0, 4).is_none());
+        assert!(Launch::rows(c"k", 256, 1, 65535 * 65536).is_none());
+    }
+}
