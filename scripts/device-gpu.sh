@@ -10,22 +10,73 @@
 set -uo pipefail
 mode=${1:-check}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# model-part N: one fifth of the real Gemma 3 270M model (carried as .dmN, see device-pack.sh
+# --model), appended in /tmp; the fifth part also checks the sha256 and runs the real-weights
+# comparisons (greedy text and KL divergence against the CPU backend, and ggml-cuda's own).
+if [ "$mode" = model-part ]; then
+  n=${2:?part number}
+  mkdir -p /tmp/unicorn-dev/models
+  [ "$n" = 0 ] && : > /tmp/unicorn-dev/models/gemma3.part
+  cat ".dm$n/part" >> /tmp/unicorn-dev/models/gemma3.part
+  echo "[device] part $n: $(stat -c %s /tmp/unicorn-dev/models/gemma3.part) bytes"
+  [ -f ".dm$n/sha256" ] || exit 0
+  if [ "$(sha256sum /tmp/unicorn-dev/models/gemma3.part | cut -d' ' -f1)" != "$(cat ".dm$n/sha256")" ]; then
+    echo "[device] gemma-3-270m: sha256 mismatch (a part missing? the machine went cold between runs?)"; exit 1
+  fi
+  mv /tmp/unicorn-dev/models/gemma3.part /tmp/unicorn-dev/models/gemma-3-270m-q4_k_m.gguf
+  mode=gemma3
+fi
 OUT=${OUT:-$here/dev-out}
 mkdir -p "$OUT"
 cd "$here"
 say() { echo "[device] $(date +%T) $*"; }
 
-say "unpacking"
-rm -rf build && mkdir -p build
-tar xzf .device/bin.tar.gz -C build
-cp -r .device/unicorn-kernels build/bin/unicorn-kernels
 bin=$here/build/bin
+if [ -d .device ]; then
+  say "unpacking"
+  rm -rf build && mkdir -p build
+  tar xzf .device/bin.tar.gz -C build
+  cp -r .device/unicorn-kernels build/bin/unicorn-kernels
+  rm -rf /tmp/unicorn-dev/bin && mkdir -p /tmp/unicorn-dev && cp -r build/bin /tmp/unicorn-dev/bin
+else # a later run on the same machine (model parts): the tools unpacked by the first
+  bin=/tmp/unicorn-dev/bin
+  [ -f /tmp/unicorn-dev/libggml-cuda.so ] && cp /tmp/unicorn-dev/libggml-cuda.so "$bin/"
+fi
 export LD_LIBRARY_PATH=$bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 unset UNICORN_EMULATE
 export UNICORN_ATTN=igpu
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv,noheader | tee "$OUT/gpu.txt"
 
 "$bin/llama-cli" --list-devices 2>&1 | tee "$OUT/devices.txt" | grep -E "UNICORN|CUDA|unicorn:" | head
+
+# Model level: KL divergence and greedy text against the CPU backend, for Unicorn and for
+# ggml-cuda (the peer's own distance from the CPU is the yardstick).
+work=/tmp/unicorn-dev
+kld() { # model name
+  local f=$1 n=$2 text=$here/tests/data/fixed-text.txt
+  "$bin/llama-perplexity" -m "$f" -f "$text" -c 128 --chunks 4 -ngl 0 -dev none -fa on \
+    --kl-divergence-base "$work/$n.kld" > "$OUT/kld-$n-cpu.log" 2>&1
+  for side in unicorn cuda; do
+    if [ $side = unicorn ]; then a=(--backend unicorn); else a=(-dev CUDA0 -ngl 99 -fa on); fi
+    "$bin/llama-perplexity" -m "$f" -f "$text" -c 128 --chunks 4 "${a[@]}" \
+      --kl-divergence-base "$work/$n.kld" --kl-divergence > "$OUT/kld-$n-$side.log" 2>&1
+    say "KLD $n $side vs CPU: $(grep -E 'Mean +KLD|Same top p' "$OUT/kld-$n-$side.log" | tr -s ' ' | paste -sd';')"
+  done
+}
+tokens() { # model name
+  local f=$1 n=$2 p="The three largest rivers of Europe are"
+  "$bin/llama-completion" -m "$f" -p "$p" -n 48 --temp 0 --ignore-eos -no-cnv -ngl 0 -dev none -fa on 2>/dev/null > "$OUT/tok-$n-cpu.txt"
+  "$bin/llama-completion" -m "$f" -p "$p" -n 48 --temp 0 --ignore-eos -no-cnv --backend unicorn 2>"$OUT/tok-$n-unicorn.log" > "$OUT/tok-$n-unicorn.txt"
+  "$bin/llama-completion" -m "$f" -p "$p" -n 48 --temp 0 --ignore-eos -no-cnv -dev CUDA0 -ngl 99 -fa on 2>/dev/null > "$OUT/tok-$n-cuda.txt"
+  say "greedy text $n: unicorn==cpu: $(cmp -s "$OUT/tok-$n-cpu.txt" "$OUT/tok-$n-unicorn.txt" && echo yes || echo no), cuda==cpu: $(cmp -s "$OUT/tok-$n-cpu.txt" "$OUT/tok-$n-cuda.txt" && echo yes || echo no)"
+}
+
+if [ "$mode" = gemma3 ]; then
+  g3=$work/models/gemma-3-270m-q4_k_m.gguf
+  kld "$g3" gemma3
+  tokens "$g3" gemma3
+  exit 0
+fi
 
 # 1. test-backend-ops: every op UNICORN_IGPU0 claims, against the CPU backend.
 tbo() { # name, args...
@@ -43,6 +94,13 @@ ops=$("$bin/test-backend-ops" support -b UNICORN_IGPU0 --output csv 2>/dev/null 
 say "UNICORN_IGPU0 claims: $ops"
 echo "$ops" > "$OUT/claimed-ops.txt"
 [ -n "$ops" ] && tbo tbo-igpu test -b UNICORN_IGPU0 -o "$ops"
+
+# A missing and a corrupt code object: one clear line each, no device, no crash.
+mkdir -p /tmp/unicorn-bad && printf 'not a fatbin' > /tmp/unicorn-bad/unicorn-cuda.fatbin
+for k in /nonexistent /tmp/unicorn-bad; do
+  UNICORN_KERNELS=$k "$bin/test-backend-ops" support -o SCALE > "$OUT/kernels-$(basename $k).log" 2>&1
+  say "UNICORN_KERNELS=$k: rc=$? $(grep -m1 'unicorn:' "$OUT/kernels-$(basename $k).log")"
+done
 
 [ "$mode" = full ] || exit 0
 
@@ -121,24 +179,6 @@ if [ -f "$work/e2b-ops.txt" ] && [ -f "$bin/libggml-cuda.so" ]; then
 fi
 
 # Model level: KL divergence and greedy tokens against the CPU backend (and the peer's own).
-kld() { # model name
-  local f=$1 n=$2 text=$here/tests/data/fixed-text.txt
-  "$bin/llama-perplexity" -m "$f" -f "$text" -c 128 --chunks 4 -ngl 0 -dev none -fa on \
-    --kl-divergence-base "$work/$n.kld" > "$OUT/kld-$n-cpu.log" 2>&1
-  for side in unicorn cuda; do
-    if [ $side = unicorn ]; then a=(--backend unicorn); else a=(-dev CUDA0 -ngl 99 -fa on); fi
-    "$bin/llama-perplexity" -m "$f" -f "$text" -c 128 --chunks 4 "${a[@]}" \
-      --kl-divergence-base "$work/$n.kld" --kl-divergence > "$OUT/kld-$n-$side.log" 2>&1
-    say "KLD $n $side vs CPU: $(grep -E 'Mean +KLD|Same top p' "$OUT/kld-$n-$side.log" | tr -s ' ' | paste -sd';')"
-  done
-}
-tokens() { # model name
-  local f=$1 n=$2 p="The three largest rivers of Europe are"
-  "$bin/llama-completion" -m "$f" -p "$p" -n 48 --temp 0 --ignore-eos -no-cnv -ngl 0 -dev none -fa on 2>/dev/null > "$OUT/tok-$n-cpu.txt"
-  "$bin/llama-completion" -m "$f" -p "$p" -n 48 --temp 0 --ignore-eos -no-cnv --backend unicorn 2>"$OUT/tok-$n-unicorn.log" > "$OUT/tok-$n-unicorn.txt"
-  "$bin/llama-completion" -m "$f" -p "$p" -n 48 --temp 0 --ignore-eos -no-cnv -dev CUDA0 -ngl 99 -fa on 2>/dev/null > "$OUT/tok-$n-cuda.txt"
-  say "greedy text $n: unicorn==cpu: $(cmp -s "$OUT/tok-$n-cpu.txt" "$OUT/tok-$n-unicorn.txt" && echo yes || echo no), cuda==cpu: $(cmp -s "$OUT/tok-$n-cpu.txt" "$OUT/tok-$n-cuda.txt" && echo yes || echo no)"
-}
 [ -f "$tiny" ] && { kld "$tiny" tiny; tokens "$tiny" tiny; }
 
 # End to end: llama-bench on the generated e2b Q4_K_M, Unicorn (every op on the GPU engine)

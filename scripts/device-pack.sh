@@ -68,3 +68,18 @@ open(dst, "wb").write(head)
 PY
 du -sh "$out"/* >&2
 echo "total: $(du -sm "$out" | cut -f1) MiB (a run carries at most 64 MiB with the work tree)" >&2
+
+# 5. The real Gemma 3 270M model (253 MB) does not fit one run's 64 MiB: with --model it is
+#    split into .dm0/ .. .dm4/ (about 50 MB each), one per run on the same warm machine;
+#    `device-gpu.sh model-part` collects them there (see that script).
+if [ "${1:-}" = --model ]; then
+  rm -rf "$here"/.dm[0-9]
+  m=$UNICORN_CACHE/model/gemma-3-270m-q4_k_m.gguf
+  size=$(stat -c %s "$m") chunk=$((51 * 1000 * 1000))
+  for i in 0 1 2 3 4; do
+    mkdir -p "$here/.dm$i"
+    dd if="$m" of="$here/.dm$i/part" bs=1000000 skip=$((i * 51)) count=51 status=none
+  done
+  sha256sum "$m" | cut -d' ' -f1 > "$here/.dm4/sha256"
+  say "model split into .dm0..4 ($(du -sh "$here"/.dm0 | cut -f1) each; $size bytes)"
+fi
