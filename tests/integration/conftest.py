@@ -7,7 +7,9 @@ scripts/fetch-model.sh.
 Environment rule: a CPU-baseline run must NOT have UNICORN_EMULATE in its environment (without
 Phoenix hardware the plugin then registers no device, so nothing of Unicorn joins the baseline's
 scheduler); a Unicorn run sets UNICORN_EMULATE=1 (both Unicorn devices are CPU-backed
-emulations). `run_tool(..., unicorn=...)` and the `llama_server` fixture do exactly that.
+emulations). `run_tool(..., unicorn=...)` and the `llama_server` fixture do exactly that. Every
+other UNICORN_*/GGML_*/LLAMA_ARG_* setting of the caller's shell is dropped (see tool_env), and
+each run is checked afterwards for the side it claims to be (see check_sides).
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ IGPU = "UNICORN_IGPU0"  # IGPU device: model layers, MUL_MAT and the rest
 THREADS = ["-t", "2"]
 # Plain logs for the common tools (completion, cli, server, perplexity); -fit off keeps llama.cpp
 # from adjusting unset parameters per device, so both sides of a comparison get the same ones.
-COMMON = THREADS + ["-fit", "off"] + PLAIN_LOG_ARGS
+# -lv 4 prints llama.cpp's buffer lines ("CPU KV buffer size", ...), which check_sides reads
+# (llama.cpp's info lines are below the tools' default verbosity); it goes to stderr only.
+COMMON = THREADS + ["-fit", "off", "-lv", "4"] + PLAIN_LOG_ARGS
 # --backend unicorn = model on UNICORN_IGPU0, all layers offloaded, flash attention on, the
 # backend's KV cache type (BF16). The CPU baseline must match everything but the devices.
 #
@@ -74,6 +78,7 @@ class Result:
     stdout: str
     stderr: str
     seconds: float
+    generated: str = ""  # completion(): the text after the echoed prompt
 
     @property
     def output(self) -> str:
@@ -108,12 +113,24 @@ def require_plugin() -> None:
         pytest.fail(PLUGIN_MISSING, pytrace=False)
 
 
+# Caller variables that only say where things are; every other UNICORN_*, GGML_* and
+# LLAMA_ARG_* variable of the caller's shell is dropped: UNICORN_DISABLE_OPS=MUL_MAT or
+# UNICORN_IGPU_MEM=1M in a shell would otherwise make equality tests pass with Unicorn computing
+# little or nothing. Tests pass what they need explicitly (env=...).
+KEPT_ENV = {"UNICORN_CACHE", "UNICORN_KERNELS"}
+DROPPED_PREFIXES = ("UNICORN_", "GGML_", "LLAMA_ARG_")
+_dropped_reported: set[str] = set()
+
+
 def tool_env(unicorn: bool, extra: dict | None = None) -> dict:
-    env = dict(os.environ)
-    env.pop("UNICORN_EMULATE", None)
-    env.pop("GGML_SCHED_DEBUG", None)
-    for k in [k for k in env if k.startswith("LLAMA_ARG_")]:  # settings must come from the args
-        del env[k]
+    env = {}
+    for k, v in os.environ.items():
+        if k.startswith(DROPPED_PREFIXES) and k not in KEPT_ENV:
+            if k not in _dropped_reported:
+                _dropped_reported.add(k)
+                print(f"(tests ignore the caller's {k}={v})", flush=True)
+            continue
+        env[k] = v
     if unicorn:
         env["UNICORN_EMULATE"] = "1"
     env.update(CPU_REFERENCE_ENV)
@@ -177,7 +194,36 @@ def run_tool(tool: str, args: list[str], unicorn: bool, timeout: float, env: dic
     if res.rc < 0:
         pytest.fail(f"{tool} {_describe_rc(res.rc)}:\n{shlex.join(cmd)}\n--- last output ---\n{res.tail()}",
                     pytrace=False)
+    if res.rc == 0 and tool in MODEL_TOOLS:
+        check_sides(res.output, unicorn=unicorn or _uses_unicorn_backend(args), what=f"{tool} {shlex.join(args[:2])}")
     return res
+
+
+# Tools that load a model into a context and print llama.cpp's buffer lines at -lv 4.
+MODEL_TOOLS = {"llama-completion", "llama-perplexity", "llama-cli"}
+_UNICORN_NAMES = re.compile(r"UNICORN_(?:HOST|IGPU\d|NPU\d)")
+_CPU_WEIGHTS = re.compile(r"load_tensors:\s+CPU(?:_Mapped)? model buffer size")
+_CPU_KV = re.compile(r"llama_kv_cache:\s+CPU KV buffer size")
+_UNICORN_COMPUTE = re.compile(r"UNICORN_HOST compute buffer size")
+
+
+def check_sides(log: str, unicorn: bool, what: str) -> None:
+    """Guard that a run was the side it claims to be, from llama.cpp's own buffer lines (-lv 4):
+    a CPU baseline holds its weights and KV cache in CPU buffers and names no Unicorn device or
+    buffer anywhere; a Unicorn run reserved compute memory in UNICORN_HOST (the scheduler gave
+    Unicorn devices work). Runs whose log has no buffer lines (no context made) are not judged."""
+    if "buffer size" not in log:
+        return
+    if unicorn:
+        assert _UNICORN_COMPUTE.search(log), (
+            f"{what}: a Unicorn run, but no 'UNICORN_HOST compute buffer' line: the scheduler gave Unicorn no work")
+    else:
+        # llama.cpp's lines only: the plugin's own "unicorn: ..." lines name the devices it did not register
+        found = sorted({n for line in log.splitlines() if not line.startswith("unicorn: ")
+                        for n in _UNICORN_NAMES.findall(line)})
+        assert not found, f"{what}: the CPU baseline names Unicorn devices/buffers {found}: Unicorn joined it"
+        assert _CPU_WEIGHTS.search(log) and _CPU_KV.search(log), (
+            f"{what}: the CPU baseline's log shows no CPU model buffer and CPU KV cache")
 
 
 def check_ok(res: Result) -> Result:
@@ -261,6 +307,8 @@ class LlamaServer:
                 try:
                     if requests.get(self.url + "/health", timeout=2).status_code == 200:
                         print(f"  server up on port {self.port} after {time.monotonic() - t0:.1f} s", flush=True)
+                        check_sides(self.log(), self.unicorn or _uses_unicorn_backend(self.args),
+                                    f"llama-server {self.model.name}")
                         return self
                 except requests.RequestException:
                     pass
@@ -364,13 +412,37 @@ def iq4nl_model_path(model_path: Path, bin_dir: Path) -> Path:
     return out
 
 
+_EVAL_RUNS = re.compile(r"common_perf_print:\s+eval time =\s+[\d.]+ ms /\s+(\d+) runs")
+
+
+def generated_tokens(res: Result) -> int:
+    """Tokens llama-completion generated: its 'eval time = ... / N runs' perf line counts the
+    decodes after the prompt, one per generated token but the last (sampled, never decoded)."""
+    m = _EVAL_RUNS.findall(res.output)
+    assert len(m) == 1, f"expected one 'eval time = ... runs' perf line, found {len(m)}:\n{res.tail()}"
+    return int(m[0]) + 1
+
+
 def completion(run, model, prompt: str, n: int, unicorn: bool, extra=(), env: dict | None = None,
                ctx: int = 512) -> Result:
-    """Greedy llama-completion of n tokens, through --backend unicorn (emulated) or on the CPU
-    baseline; fails the test unless it exits 0."""
-    args = ["-m", model, "-p", prompt, "-n", n, "--temp", 0, "-no-cnv", "-c", ctx] + list(extra) + COMMON
-    return check_ok(run("llama-completion", args + (UNICORN_ARGS if unicorn else CPU_ARGS),
-                        unicorn=unicorn, timeout=600, env=env))
+    """Greedy llama-completion of exactly n tokens (--ignore-eos), through --backend unicorn
+    (emulated) or on the CPU baseline. Fails the test unless it exits 0, generated n tokens and
+    printed the prompt followed by non-empty text. `res.generated` holds that text."""
+    args = ["-m", model, "-p", prompt, "-n", n, "--temp", 0, "-no-cnv", "-c", ctx, "--ignore-eos"] + COMMON + list(extra)  # extra last: its -lv 5 wins
+    res = check_ok(run("llama-completion", args + (UNICORN_ARGS if unicorn else CPU_ARGS),
+                       unicorn=unicorn, timeout=600, env=env))
+    got = generated_tokens(res)
+    assert got == n, f"asked for {n} tokens, llama-completion generated {got}:\n{res.tail()}"
+    assert res.stdout.startswith(prompt), f"stdout does not start with the prompt {prompt!r}: {res.stdout[:200]!r}"
+    res.generated = res.stdout[len(prompt):]
+    assert res.generated.strip(), f"{n} tokens generated, but no text after the prompt: {res.stdout!r}"
+    return res
+
+
+def assert_same_generation(a: Result, b: Result, what: str) -> None:
+    """Two completion() results (each checked: n tokens, non-empty) print the same text."""
+    assert a.generated == b.generated, (f"{what}: generated text differs:\n  {a.generated!r}\n  {b.generated!r}")
+    print(f"{what}: same {generated_tokens(a)} tokens: {a.generated[:80]!r}")
 
 
 def generate_gemma3n(model_path: Path, name: str, extra: list[str]) -> Path:

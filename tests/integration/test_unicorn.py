@@ -20,8 +20,8 @@ from collections import Counter
 
 import pytest
 
-from conftest import (COMMON, CPU_ARGS, DATA, IGPU, NPU, UNICORN_ARGS, check_ok, check_unicorn_selected,
-                      completion, free_port)
+from conftest import (COMMON, CPU_ARGS, DATA, IGPU, NPU, UNICORN_ARGS, assert_same_generation, check_ok,
+                      check_unicorn_selected, completion, free_port)
 from sched_debug import (SCHED_DEBUG_ARGS, SCHED_DEBUG_ENV, Graph, format_summary, inconsistent_nodes,
                          parse_sched_debug)
 
@@ -81,6 +81,7 @@ def test_tokens_emulated(model_path, llama_server):
         toks_uni, text_uni = completion_tokens(uni, prompt, 64)
         print(f"prompt {prompt!r}:\n  cpu     {toks_cpu[:12]} {text_cpu[:70]!r}\n  unicorn {toks_uni[:12]} {text_uni[:70]!r}")
         assert len(toks_cpu) == 64, f"CPU server returned {len(toks_cpu)} tokens"
+        assert len(toks_uni) == 64, f"Unicorn server returned {len(toks_uni)} tokens"
         d = first_difference(toks_cpu, toks_uni)
         if d >= 0:
             failures.append(f"{prompt!r}: first difference at token {d}: cpu {toks_cpu[d:d + 8]} vs "
@@ -133,18 +134,35 @@ def test_placement_emulated(model_path, run):
 # ---------------------------------------------------------------------------------------------
 # 3. KL divergence
 
-KLD_MAX = 1e-4
-SAME_TOP_MIN = 99.5  # percent
+KLD_STATS = {
+    "mean KLD": r"Mean\s+KLD:\s+(-?[\d.]+)",
+    "max KLD": r"Maximum KLD:\s+(-?[\d.]+)",
+    "99.9% KLD": r"99\.9%\s+KLD:\s+(-?[\d.]+)",
+    "min KLD": r"Minimum KLD:\s+(-?[\d.]+)",
+    "same top p %": r"Same top p:\s+([\d.]+)",
+    "PPL(Q)": r"Mean PPL\(Q\)\s+:\s+([\d.]+)",
+}
+
+
+def kld_stats(res) -> dict[str, float]:
+    found = {k: re.search(rx, res.output) for k, rx in KLD_STATS.items()}
+    missing = [k for k, m in found.items() if not m]
+    assert not missing, f"no {missing} in llama-perplexity's KL divergence output:\n{res.tail()}"
+    return {k: float(m.group(1)) for k, m in found.items()}
 
 
 def test_kl_divergence_emulated(model_path, run, tmp_path):
-    """Token distributions through `--backend unicorn` (emulated) match the CPU backend's.
+    """Token distributions through `--backend unicorn` (emulated) match the CPU backend's, within
+    the spread the CPU backend shows against itself.
 
     llama-perplexity on tests/data/fixed-text.txt (original prose, ~1,700 tokens) with -c 128
-    --chunks 8 (8 x 63 = 504 scored positions): the CPU run writes --kl-divergence-base, the
-    Unicorn run reads it with --kl-divergence. Bounds: mean KLD <= 1e-4 and "Same top p" >= 99.5 %
-    (at most 2 of the 504 positions may pick a different top token). CPU-vs-CPU gives a mean KLD of
-    about 1e-6 (the base file stores log-probabilities as 16-bit values)."""
+    --chunks 8 (8 x 63 = 504 scored positions). The CPU run writes --kl-divergence-base; a second
+    CPU run and the Unicorn run read it with --kl-divergence. The base file stores log-probabilities
+    rounded to 16 bits, so the CPU against itself is not 0 (measured: mean KLD 0.000001, max
+    0.000048, min -0.000045, same top 100 %). That second CPU run is the bound, measured in the same
+    test: Unicorn's mean, max, 99.9th percentile and min KLD, same-top share and PPL(Q) must equal
+    the CPU-vs-CPU figures as printed (the emulated engine reproduces ggml-cpu's reference kernels
+    bit for bit; an engine that does not must argue a wider bound from its own measured spread)."""
     base = tmp_path / "kld-base.bin"
     ppl = ["-c", 128, "--chunks", 8] + COMMON
     cpu = check_ok(run("llama-perplexity", ["-m", model_path, "-f", DATA / "fixed-text.txt",
@@ -154,18 +172,16 @@ def test_kl_divergence_emulated(model_path, run, tmp_path):
     assert m and base.is_file() and base.stat().st_size > 0, f"CPU base run wrote no logits:\n{cpu.tail()}"
     print(f"CPU PPL = {m.group(1)}")
 
-    uni = check_ok(run("llama-perplexity", ["-m", model_path, "--kl-divergence-base", base, "--kl-divergence"]
-                       + ppl + UNICORN_ARGS, unicorn=True, timeout=600))
-    check_unicorn_selected(uni.output)
-    kld = re.search(r"Mean\s+KLD:\s+(-?[\d.]+)\s+±\s+([\d.]+)", uni.output)
-    top = re.search(r"Same top p:\s+([\d.]+)\s+±\s+([\d.]+)\s*%", uni.output)
-    ppl_q = re.search(r"Mean PPL\(Q\)\s+:\s+([\d.]+)", uni.output)
-    assert kld and top, f"no KL divergence statistics in the output:\n{uni.tail()}"
-    mean_kld, same_top = float(kld.group(1)), float(top.group(1))
-    print(f"Unicorn vs CPU: mean KLD = {mean_kld:.6f} ± {kld.group(2)}; same top p = {same_top:.3f} ± "
-          f"{top.group(2)} %; PPL(Q) = {ppl_q.group(1) if ppl_q else '?'}")
-    assert mean_kld <= KLD_MAX, f"mean KLD {mean_kld} > {KLD_MAX}"
-    assert same_top >= SAME_TOP_MIN, f"same top p {same_top} % < {SAME_TOP_MIN} %"
+    kld = ["-m", model_path, "--kl-divergence-base", base, "--kl-divergence"] + ppl
+    self_ = kld_stats(check_ok(run("llama-perplexity", kld + CPU_ARGS, unicorn=False, timeout=300)))
+    uni_res = check_ok(run("llama-perplexity", kld + UNICORN_ARGS, unicorn=True, timeout=600))
+    check_unicorn_selected(uni_res.output)
+    uni = kld_stats(uni_res)
+    for k in KLD_STATS:
+        print(f"  {k:14s} CPU vs CPU {self_[k]:12.6f}   Unicorn vs CPU {uni[k]:12.6f}")
+    assert self_["same top p %"] == 100.0, f"the CPU disagrees with itself: {self_}"
+    differ = {k: (self_[k], uni[k]) for k in KLD_STATS if uni[k] != self_[k]}
+    assert not differ, f"Unicorn's statistics are outside the CPU's own spread (CPU vs CPU, Unicorn): {differ}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,11 +190,11 @@ def test_kl_divergence_emulated(model_path, run, tmp_path):
 
 def test_server_chat_emulated(model_path, llama_server):
     """llama-server --backend unicorn (emulated) serves: GET /health is 200 and
-    POST /v1/chat/completions (temperature 0, max_tokens 32, one short user question) answers
-    with exactly the content the CPU server gives. Both use the built-in Gemma chat template
-    (--no-jinja --chat-template gemma; the GGUF has none)."""
+    POST /v1/chat/completions (temperature 0, max_tokens 32 with ignore_eos, one short user
+    question) answers with 32 tokens of exactly the content the CPU server gives. Both use the
+    built-in Gemma chat template (--no-jinja --chat-template gemma; the GGUF has none)."""
     body = {"messages": [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}],
-            "temperature": 0, "max_tokens": 32}
+            "temperature": 0, "max_tokens": 32, "ignore_eos": True}
     answers = {}
     for side, args, unicorn in (("unicorn", UNICORN_ARGS, True), ("cpu", CPU_ARGS, False)):
         srv = llama_server(model_path, SERVER_ARGS + CHAT_ARGS + args, unicorn=unicorn, name=f"chat-{side}")
@@ -188,7 +204,8 @@ def test_server_chat_emulated(model_path, llama_server):
         msg = res["choices"][0]["message"]
         answers[side] = msg.get("content")
         print(f"{side}: {answers[side]!r} (usage {res.get('usage')})")
-        assert res["usage"]["completion_tokens"] > 0, f"{side}: empty answer"
+        assert res["usage"]["completion_tokens"] == 32, f"{side}: {res['usage']} (asked for 32 tokens)"
+        assert answers[side] and answers[side].strip(), f"{side}: empty answer {msg}"
         srv.stop()
     assert answers["unicorn"] == answers["cpu"]
 
@@ -212,11 +229,15 @@ def parse_markdown_table(text: str) -> list[dict]:
 
 
 def test_bench_emulated(model_path, run):
-    """`llama-bench --backend unicorn -p 32 -n 8 -r 1` (emulated) exits 0 and its two result rows
-    (pp32, tg8) name the Unicorn backend and device: backend column "Unicorn", dev column
-    UNICORN_IGPU0 (llama-bench shows the dev column because --backend sets a device list)."""
+    """`llama-bench --backend unicorn -p 32 -n 8 -r 1` (emulated) exits 0, its two result rows
+    (pp32, tg8) name the Unicorn backend and device (backend column "Unicorn", dev column
+    UNICORN_IGPU0), and the work it timed ran there: with GGML_SCHED_DEBUG=2 and -v, the
+    scheduler's dump of every graph the bench ran (warm-up, prompt and each generated token) has
+    every FLASH_ATTN_EXT on UNICORN_NPU0, every other node on UNICORN_IGPU0 (FFN mat-muls
+    counted) but the input embedding lookup (GET_ROWS of token_embd) on the CPU. The dump is printed inside the
+    timed region, so the t/s of this run are not speed figures (scripts/run.sh measures those)."""
     res = check_ok(run("llama-bench", ["-m", model_path, "--backend", "unicorn", "-p", 32, "-n", 8, "-r", 1,
-                                       "-t", 2], unicorn=True, timeout=300))
+                                       "-t", 2, "-v"], unicorn=True, timeout=300, env=SCHED_DEBUG_ENV))
     print(res.stdout)
     rows = parse_markdown_table(res.stdout)
     assert [r.get("test") for r in rows] == ["pp32", "tg8"], f"unexpected llama-bench rows: {rows}"
@@ -225,6 +246,29 @@ def test_bench_emulated(model_path, run):
         assert IGPU in r.get("dev", ""), f"no {IGPU} in the dev column: {r}"
         assert float(r["t/s"].split()[0]) > 0, r
 
+    graphs = [g for g in parse_sched_debug(res.stderr) if g.nodes]
+    # pp32 and tg8, each after a warm-up: at least 1 + 1 + 1 + 8 graphs
+    assert len(graphs) >= 11, f"{len(graphs)} scheduled graphs in the bench's dump:\n{res.tail()}"
+    print(distinct_summary(graphs, "llama-bench --backend unicorn"))
+    n_fa = n_ffn = 0
+    wrong = []
+    for gi, g in enumerate(graphs):
+        for n in g.nodes:
+            if n.op == "FLASH_ATTN_EXT":
+                n_fa += 1
+                ok = n.backend == NPU
+            elif n.is_ffn_matmul:
+                n_ffn += 1
+                ok = n.backend == IGPU
+            else:
+                ok = n.backend == IGPU or (n.backend == "CPU" and n.op == "GET_ROWS"
+                                           and any(s.name == "token_embd.weight" for s in n.srcs))
+            if not ok:
+                wrong.append(f"graph {gi} #{n.index} {n.name} ({n.op}) on {n.backend}")
+    print(f"checked {n_fa} FLASH_ATTN_EXT and {n_ffn} FFN mat-muls in {len(graphs)} graphs")
+    assert n_fa >= 18 * len(graphs) and n_ffn >= 3 * 18 * len(graphs), "fewer attention/FFN nodes than 18 layers give"
+    assert not wrong, f"{len(wrong)} nodes not where Unicorn should run them: {wrong[:10]}"
+
 
 # ---------------------------------------------------------------------------------------------
 # 6. bad input
@@ -232,23 +276,23 @@ def test_bench_emulated(model_path, run):
 LOAD_ERROR = re.compile(r"failed to load model|error loading model", re.I)
 
 
+@pytest.mark.parametrize("tool", ["llama-server", "llama-completion"])
 @pytest.mark.parametrize("size", ["1MiB", "60pct"])
-def test_truncated_gguf_emulated(model_path, run, tmp_path, size):
-    """6a. A truncated GGUF through llama-server --backend unicorn (emulated): non-zero exit with a
-    load error message ("failed to load model" / "error loading model"), no death by signal, no
-    hang. 1MiB: cut inside the metadata; 60pct: complete header, tensor data cut ("data is not
-    within the file bounds").
+def test_truncated_gguf_emulated(model_path, run, tmp_path, size, tool):
+    """6a. A truncated GGUF through llama-server and llama-completion --backend unicorn
+    (emulated): non-zero exit with a load error message ("failed to load model" / "error loading
+    model"), no death by signal, no hang. 1MiB: cut inside the metadata; 60pct: complete header,
+    tensor data cut ("data is not within the file bounds").
 
-    llama-server, not llama-completion: the pinned llama.cpp never joins its asynchronous logger
-    (common_log_main() is leaked on purpose), and llama-completion returns from main() on a load
-    error without flushing it, so its last log lines - the error - are lost in about a third of
-    the runs when the plugin's worker threads are around. llama-server flushes before exiting."""
+    llama-completion returns from main() on a load error; its error line, queued in llama.cpp's
+    asynchronous logger, used to be lost in about a third of the runs. patches/0005 drains the
+    logger at exit; test_reliability checks that under load."""
     n = 1 << 20 if size == "1MiB" else model_path.stat().st_size * 6 // 10
     bad = tmp_path / f"truncated-{size}.gguf"
     with open(model_path, "rb") as src, open(bad, "wb") as dst:
         dst.write(src.read(n))
-    res = run("llama-server", ["-m", bad, "--host", "127.0.0.1", "--port", free_port()] + COMMON + UNICORN_ARGS,
-              unicorn=True, timeout=120)
+    args = ["--host", "127.0.0.1", "--port", free_port()] if tool == "llama-server" else ["-p", "Hi", "-n", 2, "-no-cnv"]
+    res = run(tool, ["-m", bad] + args + COMMON + UNICORN_ARGS, unicorn=True, timeout=120)
     print("\n".join(l for l in res.output.splitlines() if LOAD_ERROR.search(l) or "error" in l.lower()))
     assert res.rc != 0, "a truncated model loaded without error"
     assert LOAD_ERROR.search(res.output), f"no clear load error in the output:\n{res.tail()}"
@@ -300,11 +344,15 @@ def test_unknown_backend_lists_backends_emulated(model_path, run, tool):
     assert "unicorn" in present and "cpu" in present, f"backends listed: {present}"
 
 
+NO_DEVICE_LINE = re.compile(r"unicorn: .*set UNICORN_EMULATE=1")
+
+
 @pytest.mark.parametrize("tool", ["llama-completion", "llama-server", "llama-bench"])
 def test_no_hardware_without_emulation(model_path, run, tool):
     """6c. `--backend unicorn` WITHOUT UNICORN_EMULATE on a machine without Phoenix hardware: the
-    plugin registers no device; the tool exits non-zero (no signal, no hang) and the output
-    carries the plugin's explanation, which mentions UNICORN_EMULATE."""
+    plugin registers no device; the tool exits non-zero (no signal, no hang) and stderr carries
+    the plugin's explanation (a line "unicorn: ... set UNICORN_EMULATE=1 ..."); where the tool's
+    own error says "see its log line above", that line is above it."""
     args = ["-m", model_path, "--backend", "unicorn"]
     if tool == "llama-completion":
         args += ["-p", "Hello", "-n", 4, "-no-cnv"] + COMMON
@@ -315,24 +363,33 @@ def test_no_hardware_without_emulation(model_path, run, tool):
     res = run(tool, args, unicorn=False, timeout=120)
     print("\n".join(l for l in res.output.splitlines() if "UNICORN" in l.upper()))
     assert res.rc != 0, f"--backend unicorn without hardware or emulation exited 0:\n{res.tail()}"
-    assert "UNICORN_EMULATE" in res.output, f"no mention of UNICORN_EMULATE:\n{res.tail()}"
+    lines = res.stderr.splitlines()
+    why = [i for i, l in enumerate(lines) if NO_DEVICE_LINE.search(l)]
+    assert why, f"no plugin line 'unicorn: ... set UNICORN_EMULATE=1' in stderr:\n{res.tail()}"
+    pointer = [i for i, l in enumerate(lines) if "see its log line above" in l]
+    assert pointer, f"no 'has no devices (see its log line above ...)' error:\n{res.tail()}"
+    assert all(why[0] < i for i in pointer), f"the plugin's line comes after the error that points to it:\n{res.tail()}"
 
 
-# Enough address space for the process, its threads and the mapped model file (~250 MB), not
-# enough for a second copy of the weights in a UNICORN_HOST buffer (measured: loads at 1200 MiB).
+# Enough address space for the process, its threads, the mapped model file (~250 MB) and the
+# UNICORN_HOST weight buffer, not for the 257 MiB UNICORN_HOST compute buffer the context reserves
+# (measured on gemma-3-270m, -c 256: 650-800 MiB fail there, 1000 MiB runs; below ~620 MiB
+# llama.cpp's own allocations fail first).
 ALLOC_FAIL_ADDRESS_SPACE_MIB = 700
 
 
 def test_allocation_failure_is_clean_emulated(model_path, run):
     """6e. An allocation that fails: with the address space capped (RLIMIT_AS) so that the
-    UNICORN_HOST weight buffer cannot be had, Unicorn logs which allocation failed, llama.cpp's
-    loader reports it, and the tool exits 1: no abort, no signal."""
+    UNICORN_HOST compute buffer of the context cannot be had, Unicorn logs which allocation
+    failed and how large it was, llama.cpp reports the context it could not create, and the tool
+    exits 1: no abort, no signal."""
     res = run("llama-completion", ["-m", model_path, "-p", "Hello", "-n", 2, "-c", 256, "-no-cnv"]
               + COMMON + UNICORN_ARGS, unicorn=True, timeout=120, address_space_mib=ALLOC_FAIL_ADDRESS_SPACE_MIB)
-    print("\n".join(l for l in res.output.splitlines() if "alloc" in l or "memory" in l))
+    print("\n".join(l for l in res.output.splitlines() if "alloc" in l or "memory" in l or "context" in l))
     assert res.rc == 1, f"exit {res.rc}:\n{res.tail()}"
     assert re.search(r"UNICORN_HOST: out of host memory allocating \d+ bytes", res.output), res.tail()
-    assert "failed to load model" in res.output, res.tail()
+    assert re.search(r"failed to allocate UNICORN_HOST buffer of size \d+", res.output), res.tail()
+    assert "failed to create context" in res.output, res.tail()
 
 
 def test_unsupported_weight_type_falls_back_emulated(iq4nl_model_path, llama_server):
@@ -350,6 +407,7 @@ def test_unsupported_weight_type_falls_back_emulated(iq4nl_model_path, llama_ser
     toks_cpu, text_cpu = completion_tokens(cpu, prompt, 32)
     cpu.stop()
     print(f"cpu     {toks_cpu[:12]} {text_cpu[:70]!r}\nunicorn {toks_uni[:12]} {text_uni[:70]!r}")
+    assert len(toks_cpu) == len(toks_uni) == 32, f"asked for 32 tokens: cpu {len(toks_cpu)}, unicorn {len(toks_uni)}"
     assert rc == 0, f"Unicorn server {rc=} after SIGTERM\n{uni.log_tail()}"
 
     log = uni.log()
@@ -405,7 +463,7 @@ def test_spill_plan_emulated(model_path, run):
     assert not wrong, f"{len(wrong)} mat-muls not where the plan put their weights: {wrong[:8]}"
 
     cpu = completion(run, model_path, PROMPTS[0], 32, False, ctx=256)
-    assert res.stdout == cpu.stdout, f"spilled run differs from the CPU:\n{res.stdout!r}\n{cpu.stdout!r}"
+    assert_same_generation(res, cpu, "spilled run vs CPU")
 
 
 def misplaced_layer_matmuls(graphs: list[Graph], want) -> list[str]:
@@ -444,7 +502,7 @@ def test_ngl_and_ot_override_plan_emulated(model_path, run):
     print(f"-ngl 99 with budget {SPILL_BUDGET}: {applied.group(1)}")
     wrong = misplaced_layer_matmuls(parse_sched_debug(ngl.stderr + ngl.stdout), lambda layer, w: IGPU)
     assert not wrong, f"-ngl 99: {len(wrong)} mat-muls off {IGPU}: {wrong[:8]}"
-    assert ngl.stdout == cpu.stdout, f"-ngl 99 run differs from the CPU:\n{ngl.stdout!r}\n{cpu.stdout!r}"
+    assert_same_generation(ngl, cpu, "-ngl 99 run vs CPU")
 
     ot = completion(run, model_path, PROMPTS[0], 16, True, ["-ot", OT_PATTERN] + SCHED_DEBUG_ARGS,
                     env=SCHED_DEBUG_ENV, ctx=256)
@@ -452,4 +510,4 @@ def test_ngl_and_ot_override_plan_emulated(model_path, run):
     wrong = misplaced_layer_matmuls(parse_sched_debug(ot.stderr + ot.stdout),
                                     lambda layer, w: "CPU" if on_cpu.match(w) else IGPU)
     assert not wrong, f"-ot {OT_PATTERN}: {len(wrong)} mat-muls misplaced: {wrong[:8]}"
-    assert ot.stdout == cpu.stdout, f"-ot run differs from the CPU:\n{ot.stdout!r}\n{cpu.stdout!r}"
+    assert_same_generation(ot, cpu, "-ot run vs CPU")
