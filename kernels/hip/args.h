@@ -173,6 +173,9 @@ typedef struct ucn_rope_args {
     float attn_factor;
     float beta_fast;
     float beta_slow;
+    // freq_base^(-2/n_dims), computed on the host as ggml-cpu does, so the GPU builds each
+    // angle by the same step-by-step product (theta_i = pos * theta_scale^i) to the bit.
+    float theta_scale;
 } ucn_rope_args;
 
 // SUM_ROWS and MEAN: one value per row.

@@ -79,3 +79,43 @@ static __device__ __forceinline__ size_t ucn_row_offset(const ucn_layout &l, siz
 static __device__ __forceinline__ size_t ucn_offset(const ucn_layout &l, size_t i0, size_t i1, size_t i2, size_t i3) {
     return i0 * l.nb[0] + i1 * l.nb[1] + i2 * l.nb[2] + i3 * l.nb[3];
 }
+
+// --- Tiles: element-wise kernels over (ne0 columns) x (rows) --------------------------------
+// Launched by ops::tiles (Rust): blocks of (tx, ty) threads, tx a power of two covering ne0 (at
+// most 256), so short rows share a block; grid x over columns, row blocks over grid y and z.
+// The Rust side declines more than 2^32 - 1 rows, so a row index fits 32 bits.
+static __device__ __forceinline__ size_t ucn_tile_col() {
+    return (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+}
+static __device__ __forceinline__ size_t ucn_tile_row() {
+    return ((size_t)blockIdx.y + (size_t)blockIdx.z * gridDim.y) * blockDim.y + threadIdx.y;
+}
+
+// (i1, i2, i3) of flat row r (< 2^32) of a tensor with ne1 x ne2 x ... rows.
+struct ucn_row3 {
+    uint32_t i1, i2, i3;
+};
+static __device__ __forceinline__ ucn_row3 ucn_split_row(size_t r, size_t ne1, size_t ne2) {
+    const uint32_t r32 = (uint32_t)r, n1 = (uint32_t)ne1, n2 = (uint32_t)ne2;
+    const uint32_t t = r32 / n1;
+    return ucn_row3{r32 - t * n1, t % n2, t / n2};
+}
+
+// x * y rounded on its own, never fused with a neighbouring add into an FMA (for results that
+// mirror code built without FMA, such as ggml-base's dequantization).
+static __device__ __forceinline__ float ucn_mul_rn(float x, float y) {
+#ifdef UCN_HIP
+#pragma clang fp contract(off)
+    return x * y;
+#else
+    return __fmul_rn(x, y);
+#endif
+}
+static __device__ __forceinline__ float ucn_sub_rn(float x, float y) {
+#ifdef UCN_HIP
+#pragma clang fp contract(off)
+    return x - y;
+#else
+    return __fsub_rn(x, y);
+#endif
+}

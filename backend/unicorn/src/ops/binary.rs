@@ -3,6 +3,7 @@ use rayon::prelude::*;
 
 use super::args::*;
 use super::Layout;
+use crate::gpu::Launch;
 use crate::tensor::{f32s_mut, Tensor};
 use ggml_sys::{ggml_op as op, ggml_type as ty};
 
@@ -53,4 +54,9 @@ pub fn run(a: &Args, node: &Tensor) {
             }
         }
     });
+}
+
+/// The GPU kernel (`kernels/hip/binary.cu`): one thread per element, tiles over ne0 x rows.
+pub fn gpu(a: &Args) -> Option<Launch> {
+    super::tiles(c"ucn_binary_f32", a.src0.ne[0], a.src0.nrows())
 }

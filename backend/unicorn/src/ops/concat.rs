@@ -1,5 +1,6 @@
 //! CONCAT: src0 and src1 joined along dimension `dim`. F32, F16, BF16 or I32; any strides.
 use super::{gather_elements, plain_elem_size, Layout};
+use crate::gpu::Launch;
 use crate::tensor::Tensor;
 
 pub use super::args::ucn_concat_args as Args;
@@ -32,4 +33,15 @@ pub fn run(a: &Args, node: &Tensor) {
         let off = l.offset(i);
         &src[off..off + a.elem]
     });
+}
+
+/// The GPU kernel (`kernels/hip/concat.cu`): one per element size (bits moved as they are), one
+/// thread per dst element, tiles over ne0 x rows.
+pub fn gpu(a: &Args) -> Option<Launch> {
+    let kernel = match a.elem {
+        4 => c"ucn_concat_b32",
+        2 => c"ucn_concat_b16",
+        _ => return None,
+    };
+    super::tiles(kernel, a.dst.ne[0], a.dst.nrows())
 }

@@ -4,6 +4,7 @@ use half::f16;
 use rayon::prelude::*;
 
 use super::{f32_to_bf16, Layout};
+use crate::gpu::Launch;
 use crate::tensor::Tensor;
 use ggml_sys::ggml_type as ty;
 
@@ -74,4 +75,9 @@ pub fn run(a: &Args, node: &Tensor) {
             write(a.dst_type, read(a.src_type, &src[so..so + ss]), &mut dst[d..d + ds]);
         }
     }
+}
+
+/// The GPU kernel (`kernels/hip/cpy.cu`): one thread per element, tiles over dst's ne0 x rows.
+pub fn gpu(a: &Args) -> Option<Launch> {
+    super::tiles(c"ucn_cpy", a.dst.ne[0], a.dst.nrows())
 }

@@ -3,6 +3,7 @@
 use rayon::prelude::*;
 
 use super::Layout;
+use crate::gpu::Launch;
 use crate::quants;
 use crate::tensor::{f32s_mut, Tensor};
 use ggml_sys::ggml_type as ty;
@@ -39,4 +40,22 @@ pub fn run(a: &Args, node: &Tensor) {
         let off = a.src.row_offset(row.max(0) as usize, i11, i12);
         quants::dequantize_row(a.src_type, &w[off..off + row_bytes], out);
     });
+}
+
+/// The GPU kernel (`kernels/hip/get_rows.cu`): one per weight type, one thread per output
+/// element, tiles over ne00 x (ne10 * ne11 * ne12).
+pub fn gpu(a: &Args) -> Option<Launch> {
+    let kernel = match a.src_type {
+        ty::GGML_TYPE_F32 => c"ucn_get_rows_f32",
+        ty::GGML_TYPE_F16 => c"ucn_get_rows_f16",
+        ty::GGML_TYPE_BF16 => c"ucn_get_rows_bf16",
+        ty::GGML_TYPE_Q4_0 => c"ucn_get_rows_q4_0",
+        ty::GGML_TYPE_Q5_0 => c"ucn_get_rows_q5_0",
+        ty::GGML_TYPE_Q8_0 => c"ucn_get_rows_q8_0",
+        ty::GGML_TYPE_Q4_K => c"ucn_get_rows_q4_K",
+        ty::GGML_TYPE_Q5_K => c"ucn_get_rows_q5_K",
+        ty::GGML_TYPE_Q6_K => c"ucn_get_rows_q6_K",
+        _ => return None,
+    };
+    super::tiles(kernel, a.src.ne[0], a.idx.ne[0] * a.idx.ne[1] * a.idx.ne[2])
 }

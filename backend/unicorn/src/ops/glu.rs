@@ -4,6 +4,7 @@
 use rayon::prelude::*;
 
 use super::{unary, Layout};
+use crate::gpu::Launch;
 use crate::tensor::{f32s_mut, Tensor};
 use super::args::*;
 use ggml_sys::{ggml_glu_op as g, ggml_type as ty};
@@ -62,4 +63,9 @@ pub fn run(a: &Args, node: &Tensor) {
         };
         out.iter_mut().zip(xs.iter().zip(gs)).for_each(|(o, (&xv, &gv))| *o = unary::apply(a.act, xv) * gv);
     });
+}
+
+/// The GPU kernel (`kernels/hip/glu.cu`): one thread per output element, tiles over nc x rows.
+pub fn gpu(a: &Args) -> Option<Launch> {
+    super::tiles(c"ucn_glu_f32", a.nc, a.src0.nrows())
 }

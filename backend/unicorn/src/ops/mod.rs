@@ -100,8 +100,42 @@ pub fn gpu_launch(kernel: &Kernel) -> Option<(Launch, *const std::ffi::c_void)> 
     }
     match kernel {
         Kernel::Scale(a) => with(scale::gpu(a), a),
+        Kernel::GetRows(a) => with(get_rows::gpu(a), a),
+        Kernel::SetRows(a) => with(set_rows::gpu(a), a),
+        Kernel::Cpy(a) => with(cpy::gpu(a), a),
+        Kernel::Unary(a) => with(unary::gpu(a), a),
+        Kernel::Glu(a) => with(glu::gpu(a), a),
+        Kernel::Binary(a) => with(binary::gpu(a), a),
+        Kernel::RmsNorm(a) => with(rms_norm::gpu(a), a),
+        Kernel::Rope(a) => with(rope::gpu(a), a),
+        Kernel::SumRows(a) => with(sum_rows::gpu(a), a),
+        Kernel::Concat(a) => with(concat::gpu(a), a),
+        Kernel::Repeat(a) => with(repeat::gpu(a), a),
         _ => None,
     }
+}
+
+/// The launch of an element-wise kernel over `ne0` columns and `nrows` rows: blocks of 256
+/// threads shaped (tx, 256 / tx), tx the power of two that covers ne0 (at most 256), so short
+/// rows share a block and long ones are split over grid x; the row blocks spread over grid y
+/// and z. Kernels find their element with `ucn_tile_col()` / `ucn_tile_row()`
+/// (`kernels/hip/common.cuh`). `None` when there is nothing to do, or for 2^32 rows or more
+/// (the kernels index rows in 32 bits).
+pub(crate) fn tiles(kernel: &'static std::ffi::CStr, ne0: usize, nrows: usize) -> Option<Launch> {
+    if ne0 == 0 || nrows == 0 || nrows > u32::MAX as usize {
+        return None;
+    }
+    let tx = ne0.next_power_of_two().min(256);
+    let ty = 256 / tx;
+    let mut l = Launch::rows(kernel, tx as u32, ne0.div_ceil(tx), nrows.div_ceil(ty))?;
+    l.block = [tx as u32, ty as u32, 1];
+    Some(l)
+}
+
+/// Threads of a block that reduces one row of `ne0` elements: about 8 elements per thread, a
+/// power of two from 32 (one wave) to 1024.
+pub(crate) fn row_threads(ne0: usize) -> u32 {
+    (ne0 / 8).next_power_of_two().clamp(32, 1024) as u32
 }
 
 /// Shape and strides of a tensor, as plain numbers (part of most `Args`).

@@ -1,6 +1,7 @@
 //! REPEAT: src tiled to dst's shape (each dst dimension a multiple of src's).
 //! F32, F16, BF16 or I32; any source strides.
 use super::{gather_elements, plain_elem_size, Layout};
+use crate::gpu::Launch;
 use crate::tensor::Tensor;
 
 pub use super::args::ucn_repeat_args as Args;
@@ -22,4 +23,15 @@ pub fn run(a: &Args, node: &Tensor) {
         let off = a.src.offset([i[0] % sn[0], i[1] % sn[1], i[2] % sn[2], i[3] % sn[3]]);
         &x[off..off + a.elem]
     });
+}
+
+/// The GPU kernel (`kernels/hip/repeat.cu`): one per element size (bits moved as they are), one
+/// thread per dst element, tiles over ne0 x rows.
+pub fn gpu(a: &Args) -> Option<Launch> {
+    let kernel = match a.elem {
+        4 => c"ucn_repeat_b32",
+        2 => c"ucn_repeat_b16",
+        _ => return None,
+    };
+    super::tiles(kernel, a.dst.ne[0], a.dst.nrows())
 }

@@ -1,5 +1,6 @@
 //! RMS_NORM: y = x / sqrt(mean(x^2) + eps), per row. F32; squares in f32 summed in f64, as
 //! ggml-cpu does.
+use crate::gpu::Launch;
 use crate::tensor::Tensor;
 
 pub use super::args::ucn_rms_norm_args as Args;
@@ -18,6 +19,11 @@ pub fn rms_norm_row(x: &[f32], eps: f32, y: &mut [f32]) {
 
 pub fn run(a: &Args, node: &Tensor) {
     super::map_rows_f32(node, &a.src, |x, y| rms_norm_row(x, a.eps, y));
+}
+
+/// The GPU kernel (`kernels/hip/rms_norm.cu`): one block per row.
+pub fn gpu(a: &Args) -> Option<Launch> {
+    Launch::rows(c"ucn_rms_norm_f32", super::row_threads(a.src.ne[0]), 1, a.src.nrows())
 }
 
 #[cfg(test)]

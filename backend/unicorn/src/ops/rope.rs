@@ -7,6 +7,7 @@
 use rayon::prelude::*;
 
 use super::Layout;
+use crate::gpu::Launch;
 use crate::tensor::{f32s, f32s_mut, Tensor};
 use ggml_sys::ggml_type as ty;
 
@@ -42,19 +43,22 @@ pub fn select(node: &Tensor) -> Option<Args> {
         }
         None => false,
     };
+    let freq_base = node.op_param_f32(5);
     Some(Args {
         src: Layout::of(&x),
         n_dims: n_dims as usize,
         n_offs: n_offs as usize,
         neox: mode == MODE_NEOX,
         n_ctx_orig: node.op_param_i32(4),
-        freq_base: node.op_param_f32(5),
+        freq_base,
         freq_scale: node.op_param_f32(6),
         ext_factor: node.op_param_f32(7),
         attn_factor: node.op_param_f32(8),
         beta_fast: node.op_param_f32(9),
         beta_slow: node.op_param_f32(10),
         has_freq_factors,
+        // As `angle_table` computes it (for the GPU kernel, which multiplies up the same way).
+        theta_scale: freq_base.powf(-2.0 / n_dims as f32),
     })
 }
 
@@ -127,4 +131,10 @@ pub fn run(a: &Args, node: &Tensor) {
             }
         },
     );
+}
+
+/// The GPU kernel (`kernels/hip/rope.cu`): one thread per rotated pair or copied element, tiles
+/// over (ne0 - n_dims/2) x rows.
+pub fn gpu(a: &Args) -> Option<Launch> {
+    super::tiles(c"ucn_rope_f32", a.src.ne[0] - a.n_dims / 2, a.src.nrows())
 }

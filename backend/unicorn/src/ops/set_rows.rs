@@ -1,6 +1,7 @@
 //! SET_ROWS: dst[:, idx[i01, i02 % ne11, i03 % ne12], i02, i03] = src0[:, i01, i02, i03],
 //! converted to dst's type (F32, F16 or BF16). This is how the KV cache is written.
 use super::{cpy, Layout};
+use crate::gpu::Launch;
 use crate::tensor::Tensor;
 use ggml_sys::ggml_type as ty;
 
@@ -52,4 +53,10 @@ pub fn run(a: &Args, node: &Tensor) {
             }
         }
     }
+}
+
+/// The GPU kernel (`kernels/hip/set_rows.cu`): one thread per source element, tiles over
+/// ne00 x source rows.
+pub fn gpu(a: &Args) -> Option<Launch> {
+    super::tiles(c"ucn_set_rows_f32", a.src.ne[0], a.src.nrows())
 }

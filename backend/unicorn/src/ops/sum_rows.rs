@@ -3,6 +3,7 @@
 use rayon::prelude::*;
 
 use super::Layout;
+use crate::gpu::Launch;
 use crate::tensor::{f32s_mut, Tensor};
 use ggml_sys::{ggml_op as op, ggml_type as ty};
 
@@ -31,6 +32,11 @@ pub fn run(a: &Args, node: &Tensor) {
         let s = row_sum(super::row_f32(&x, &a.src, i1, i2, i3));
         *out = if a.mean { s / a.src.ne[0] as f32 } else { s };
     });
+}
+
+/// The GPU kernel (`kernels/hip/sum_rows.cu`): one block per row.
+pub fn gpu(a: &Args) -> Option<Launch> {
+    Launch::rows(c"ucn_sum_rows_f32", super::row_threads(a.src.ne[0]), 1, a.src.nrows())
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use half::f16;
 
 use super::args::*;
+use crate::gpu::Launch;
 use crate::tensor::Tensor;
 use ggml_sys::ggml_unary_op as u;
 
@@ -85,6 +86,11 @@ pub fn apply(op: u32, x: f32) -> f32 {
 
 pub fn run(a: &Args, node: &Tensor) {
     super::map_rows_f32(node, &a.src, |x, out| out.iter_mut().zip(x).for_each(|(o, &v)| *o = apply(a.op, v)));
+}
+
+/// The GPU kernel (`kernels/hip/unary.cu`): one thread per element, tiles over ne0 x rows.
+pub fn gpu(a: &Args) -> Option<Launch> {
+    super::tiles(c"ucn_unary_f32", a.src.ne[0], a.src.nrows())
 }
 
 #[cfg(test)]
