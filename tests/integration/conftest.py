@@ -496,3 +496,49 @@ def llama_server(bin_dir, tmp_path):
     yield _start
     for srv in servers:
         srv.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# load
+
+
+class BusyLoad:
+    """Every core kept busy by `workers` busy loops at the tests' own priority, each bounded by
+    `timeout MAX_SECONDS` so that none outlives a killed test run. `cpu_share()` reports the CPU
+    the loops actually got since start (1.0 = one core), so a test can show the load was real."""
+
+    def __init__(self, workers: int | None = None, max_seconds: int = 900):
+        self.workers = workers or os.cpu_count() or 2
+        self.max_seconds = max_seconds
+        self.procs: list[subprocess.Popen] = []
+
+    def __enter__(self) -> "BusyLoad":
+        for _ in range(self.workers):
+            self.procs.append(subprocess.Popen(["timeout", str(self.max_seconds), "bash", "-c", "while :; do :; done"],
+                                               stdin=subprocess.DEVNULL, start_new_session=True))
+        self.t0, self.ticks0 = time.monotonic(), self._ticks()
+        return self
+
+    def _ticks(self) -> int:
+        total = 0
+        for p in self.procs:
+            for kids in Path(f"/proc/{p.pid}/task").glob("*/children"):
+                for kid in kids.read_text().split():
+                    try:
+                        f = Path(f"/proc/{kid}/stat").read_text().rsplit(")", 1)[1].split()
+                        total += int(f[11]) + int(f[12])  # utime, stime
+                    except (OSError, IndexError, ValueError):
+                        pass
+        return total
+
+    def cpu_share(self) -> float:
+        dt = time.monotonic() - self.t0
+        return (self._ticks() - self.ticks0) / os.sysconf("SC_CLK_TCK") / dt if dt > 0 else 0.0
+
+    def __exit__(self, *exc) -> None:
+        for p in self.procs:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()

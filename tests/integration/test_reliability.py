@@ -1,0 +1,83 @@
+"""Reliability under load: the line that explains a failure reaches the user on a busy machine.
+
+llama.cpp's tools log through an asynchronous logger (a worker thread prints a queue). Before
+patches/0005 nothing drained that queue when a tool returned from main() with an error, so the
+last lines - the explanation - were lost whenever the worker had not run yet: on a busy 2-core
+machine the plugin's "set UNICORN_EMULATE=1" line was missing in 17 of 40 llama-completion
+runs, and the loader's "failed to load model" line after a failed allocation in 21 of 25.
+
+Here every core is kept busy by bounded busy loops (conftest.BusyLoad) while each error path is
+run repeatedly; every run must print its explanation. With the old loss rates, passing by luck
+is out of reach (0.6^30 for the first case). For the whole suite under load:
+    scripts/under-load.sh -n 3 -- python3 -m pytest tests/integration
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import COMMON, UNICORN_ARGS, BusyLoad, generate_gemma3n
+from test_unicorn import ALLOC_FAIL_ADDRESS_SPACE_MIB, NO_DEVICE_LINE
+
+
+def no_hardware(run, model_path, tmp_path):
+    res = run("llama-completion", ["-m", model_path, "--backend", "unicorn", "-p", "Hi", "-n", 2, "-no-cnv"]
+              + COMMON, unicorn=False, timeout=60)
+    lines = res.stderr.splitlines()
+    why = [i for i, l in enumerate(lines) if NO_DEVICE_LINE.search(l)]
+    pointer = [i for i, l in enumerate(lines) if "see its log line above" in l]
+    return res, res.rc == 1 and bool(why) and bool(pointer) and why[0] < pointer[0]
+
+
+def truncated(run, model_path, tmp_path):
+    bad = tmp_path / "truncated.gguf"
+    if not bad.exists():
+        with open(model_path, "rb") as src, open(bad, "wb") as dst:
+            dst.write(src.read(model_path.stat().st_size * 6 // 10))
+    res = run("llama-completion", ["-m", bad, "-p", "Hi", "-n", 2, "-no-cnv"] + COMMON + UNICORN_ARGS,
+              unicorn=True, timeout=60)
+    return res, res.rc == 1 and "failed to load model" in res.output and "not within the file bounds" in res.output
+
+
+def allocation(run, model_path, tmp_path):
+    res = run("llama-completion", ["-m", model_path, "-p", "Hi", "-n", 2, "-c", 256, "-no-cnv"] + COMMON
+              + UNICORN_ARGS, unicorn=True, timeout=60, address_space_mib=ALLOC_FAIL_ADDRESS_SPACE_MIB)
+    return res, (res.rc == 1 and bool(re.search(r"UNICORN_HOST: out of host memory allocating \d+ bytes", res.output))
+                 and "failed to create context" in res.output)
+
+
+def gemma3n_missing_tensor(run, model_path, tmp_path):
+    bad = generate_gemma3n(model_path, "missing", ["--preset", "tiny", "--omit-tensor", "blk.3.ffn_up.weight"])
+    res = run("llama-completion", ["-m", bad, "-p", "hi", "-n", 1, "-no-cnv"] + COMMON + UNICORN_ARGS,
+              unicorn=True, timeout=120)
+    return res, res.rc == 1 and "not found" in res.output and "blk.3.ffn_up.weight" in res.output
+
+
+CASES = {  # name: (check, runs)
+    "no-hardware": (no_hardware, 30),
+    "truncated-gguf": (truncated, 20),
+    "allocation-failure": (allocation, 10),
+    "gemma3n-missing-tensor": (gemma3n_missing_tensor, 8),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_error_explained_under_load(case, run, model_path, tmp_path):
+    """An error path of llama-completion, run repeatedly with every core busy: every run exits 1
+    and prints the line that explains why (for no-hardware: the plugin's line, above the error
+    that points to it)."""
+    check, runs = CASES[case]
+    failed = []
+    with BusyLoad() as load:
+        for _ in range(runs):
+            res, ok = check(run, model_path, tmp_path)
+            if not ok:
+                failed.append(res)
+        share = load.cpu_share()
+    print(f"{case}: {runs - len(failed)}/{runs} runs printed their explanation; {load.workers} busy loops "
+          f"used {share:.2f} cores meanwhile")
+    assert share >= 0.25 * load.workers, f"the load was not real: the busy loops got {share:.2f} cores"
+    assert not failed, (f"{case}: the explanation was missing in {len(failed)} of {runs} runs; the first:\n"
+                        f"{failed[0].tail()}")
