@@ -166,6 +166,45 @@ impl Memory {
         }
     }
 
+    /// Starts copying `size` bytes at host address `src` to `base + offset` on the GPU
+    /// engine's stream (a host copy here for host memory); complete after the engine's
+    /// `synchronize`.
+    ///
+    /// # Safety
+    /// `offset + size` lies inside the buffer; `src` stays valid and unchanged until the
+    /// stream is synchronised.
+    pub unsafe fn write_async(&self, offset: usize, src: *const u8, size: usize) -> Result<(), String> {
+        self.writable()?;
+        let dst = self.base() as usize + offset;
+        match self.device_io() {
+            // SAFETY: caller contract.
+            Some((gpu, stream)) => unsafe { gpu.driver.memcpy_htod(dst as u64, src, size, stream.handle).map_err(|e| e.to_string()) },
+            None => {
+                // SAFETY: caller contract; host memory.
+                unsafe { std::ptr::copy_nonoverlapping(src, dst as *mut u8, size) };
+                Ok(())
+            }
+        }
+    }
+
+    /// Starts copying `base + offset` to host address `dst` (see `write_async`).
+    ///
+    /// # Safety
+    /// `offset + size` lies inside the buffer; `dst` stays valid and unread until the stream
+    /// is synchronised.
+    pub unsafe fn read_async(&self, offset: usize, dst: *mut u8, size: usize) -> Result<(), String> {
+        let src = self.base() as usize + offset;
+        match self.device_io() {
+            // SAFETY: caller contract.
+            Some((gpu, stream)) => unsafe { gpu.driver.memcpy_dtoh(dst, src as u64, size, stream.handle).map_err(|e| e.to_string()) },
+            None => {
+                // SAFETY: caller contract; host memory.
+                unsafe { std::ptr::copy_nonoverlapping(src as *const u8, dst, size) };
+                Ok(())
+            }
+        }
+    }
+
     /// Copies `base + offset` to `dst`.
     ///
     /// # Safety

@@ -11,7 +11,7 @@ use std::ffi::CStr;
 use std::path::PathBuf;
 
 use crate::device::Device;
-use crate::engine::{gpu::GpuEngine, reference::ReferenceEngine, Engine, Role};
+use crate::engine::{gpu::GpuEngine, npu, reference::ReferenceEngine, Engine, Role};
 use crate::gpu::Gpu;
 use crate::log::{log_info, log_warn};
 use crate::probe;
@@ -120,15 +120,23 @@ pub fn discover() -> Discovery {
             None
         }
     };
-    // The NPU: no hardware engine in this build; emulated when asked.
-    let npu: Option<Box<dyn Engine>> = if emulate {
-        reference().map_err(|e| why.push(e)).ok()
-    } else {
-        why.push(match &hw.npu {
-            Some(n) => format!("UNICORN_NPU0: NPU found ({n}) but this build has no NPU engine"),
-            None => "UNICORN_NPU0: no Phoenix NPU (amdxdna) found".into(),
-        });
-        None
+    // The NPU: the XRT engine where the NPU, XRT and the NPU kernel files are all found
+    // (engine::npu::ready says what is missing); else emulated when asked, on the path
+    // UNICORN_NPU_EMULATION names (engine::npu).
+    let npu_hw = npu::ready::check(hw.npu.as_deref())
+        .and_then(|r| npu::NpuEngine::hardware(r).map_err(|e| format!("NPU engine: {e}")));
+    let npu: Option<Box<dyn Engine>> = match npu_hw {
+        Ok(e) => Some(Box::new(e)),
+        Err(e) if emulate => {
+            if hw.npu.is_some() {
+                log_info!("UNICORN_NPU0: {e}; UNICORN_NPU0 is emulated");
+            }
+            npu::NpuEngine::emulated().map(|e| Box::new(e) as Box<dyn Engine>).map_err(|e| why.push(format!("UNICORN_NPU0: {e}"))).ok()
+        }
+        Err(e) => {
+            why.push(format!("UNICORN_NPU0: {e}"));
+            None
+        }
     };
 
     let npu_attention = attention_on_npu(npu.is_some());

@@ -28,12 +28,12 @@ pub(super) fn new(dev: sys::ggml_backend_dev_t, device: &'static Device) -> sys:
         iface: sys::ggml_backend_i {
             get_name: Some(get_name),
             free: Some(free),
-            set_tensor_async: None,
-            get_tensor_async: None,
+            set_tensor_async: Some(set_tensor_async),
+            get_tensor_async: Some(get_tensor_async),
             set_tensor_2d_async: None,
             get_tensor_2d_async: None,
             cpy_tensor_async: None,
-            synchronize: None,
+            synchronize: Some(synchronize),
             graph_plan_create: None,
             graph_plan_free: None,
             graph_plan_update: None,
@@ -89,6 +89,43 @@ extern "C" fn graph_compute(backend: sys::ggml_backend_t, cgraph: *mut sys::ggml
             Err(e) => {
                 log_error!("{e}");
                 sys::ggml_status::GGML_STATUS_FAILED
+            }
+        }
+    })
+}
+
+/// Copies into a tensor of this backend's buffers on its stream (the scheduler's input copies);
+/// ordered before the next graph_compute, complete after `synchronize`.
+extern "C" fn set_tensor_async(_backend: sys::ggml_backend_t, tensor: *mut sys::ggml_tensor, data: *const std::ffi::c_void, offset: usize, size: usize) {
+    guard("set_tensor_async", (), || {
+        // SAFETY: ggml passes an allocated tensor and checks offset + size against it; `data`
+        // stays valid until the backend is synchronised (ggml's async contract).
+        let r = unsafe { super::buffer::tensor_memory(tensor) }
+            .ok_or_else(|| "set_tensor_async: not a Unicorn buffer".to_string())
+            .and_then(|(m, at)| unsafe { m.write_async(at + offset, data as *const u8, size) });
+        if let Err(e) = r {
+            log_error!("{e}");
+        }
+    })
+}
+
+extern "C" fn get_tensor_async(_backend: sys::ggml_backend_t, tensor: *const sys::ggml_tensor, data: *mut std::ffi::c_void, offset: usize, size: usize) {
+    guard("get_tensor_async", (), || {
+        // SAFETY: as set_tensor_async; `data` has room for `size` bytes until synchronised.
+        let r = unsafe { super::buffer::tensor_memory(tensor) }
+            .ok_or_else(|| "get_tensor_async: not a Unicorn buffer".to_string())
+            .and_then(|(m, at)| unsafe { m.read_async(at + offset, data as *mut u8, size) });
+        if let Err(e) = r {
+            log_error!("{e}");
+        }
+    })
+}
+
+extern "C" fn synchronize(backend: sys::ggml_backend_t) {
+    guard("synchronize", (), || {
+        if let Some(b) = get(backend) {
+            if let Err(e) = b.device.engine.synchronize() {
+                log_error!("{}: {e}", b.device.name.to_string_lossy());
             }
         }
     })

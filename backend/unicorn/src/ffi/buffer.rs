@@ -107,6 +107,28 @@ extern "C" fn buft_alloc_buffer(buft: sys::ggml_backend_buffer_type_t, size: usi
     })
 }
 
+/// The memory behind `tensor`'s buffer and the tensor's offset in it, when the buffer is one
+/// of ours.
+///
+/// # Safety
+/// `tensor` is a valid, allocated tensor.
+pub(super) unsafe fn tensor_memory<'a>(tensor: *const sys::ggml_tensor) -> Option<(&'a Memory, usize)> {
+    // SAFETY: caller contract.
+    let buffer = unsafe { (*tensor).buffer };
+    // SAFETY: a non-null buffer of a valid tensor is a valid buffer.
+    if buffer.is_null() {
+        return None;
+    }
+    // SAFETY: a valid buffer; ours are exactly those of our buffer types.
+    let buft = unsafe { (*buffer).buft };
+    let o = super::objects();
+    if buft != o.buft && o.vram != Some(buft) {
+        return None;
+    }
+    // SAFETY: one of ours (its vtable), and the tensor lies in it.
+    Some((memory(buffer), unsafe { offset_in(buffer, tensor, 0) }))
+}
+
 /// The memory behind one of our buffers.
 fn memory<'a>(buffer: sys::ggml_backend_buffer_t) -> &'a Memory {
     // SAFETY: every buffer with this vtable was made by `buft_alloc_buffer`, whose context is

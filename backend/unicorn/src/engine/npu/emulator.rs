@@ -1,0 +1,276 @@
+//! Runs the host build of `kernels/npu/flash_attn_ext` under the tile schedule of the IRON
+//! design (`schedule`): the emulated NPU's `aie-host` path.
+//!
+//! Each core is a 64 KB arena laid out by [`schedule::MemoryMap`]; the kernel functions get
+//! pointers into it, exactly the buffers the design gives them. What the design's DMAs would
+//! deliver is written into those buffers here, in the design's tiled layouts:
+//! - the KM object FIFO (depth 2): first the group's Q (f32, 4 tiles, broadcast), then per
+//!   KV block the K block in 4x8 tiles and the f16 mask tiles of the 4 rows;
+//! - the V object FIFO (depth 2): V blocks in 8x4 tiles;
+//! - the cascade between horizontally adjacent cores: word queues bound per thread.
+//!
+//! Bytes no DMA would write with meaningful data (keys past the slice, padding rows of the
+//! last group, the other rows' mask tiles) are NaN here, so a kernel that read them would
+//! show it in the result. Groups and Q-tile rows are independent chains of 4 cores (one per
+//! column, in cascade order), so they run in parallel without changing any sum.
+use rayon::prelude::*;
+
+use super::schedule::{rtp, MemoryMap, Plan};
+use crate::ops::flash_attn_ext::Args;
+use crate::tensor::Tensor;
+use npu_kernels::{ucn_aie_host_bind_cascade, ucn_aie_host_take_cascade_fault, ucn_cascade, FlashAttnExt};
+
+const BF16_NAN: u16 = 0x7fc0;
+const F16_NAN: u16 = 0x7e00;
+
+/// One core's data memory, 64-byte aligned.
+struct Core {
+    mem: Vec<u128>, // u128 for 16-byte alignment; buffers start at multiples of 64
+    map: MemoryMap,
+    base_extra: usize,
+}
+
+impl Core {
+    fn new(map: &MemoryMap) -> Core {
+        // 64 bytes past the budget, poisoned: a kernel writing past the core's memory shows.
+        let words = (map.budget + 64).div_ceil(16) + 4;
+        let mut c = Core { mem: vec![0u128; words], map: map.clone(), base_extra: 0 };
+        let base = c.mem.as_ptr() as usize;
+        c.base_extra = base.next_multiple_of(64) - base;
+        c.canary_set();
+        c
+    }
+    fn bytes(&mut self) -> &mut [u8] {
+        let extra = self.base_extra;
+        let all: &mut [u8] = bytemuck::cast_slice_mut(&mut self.mem);
+        &mut all[extra..]
+    }
+    fn ptr(&mut self, name: &str) -> *mut u8 {
+        let b = self.map.get(name);
+        // SAFETY: the memory map lies within the budget, which the arena covers.
+        unsafe { self.bytes().as_mut_ptr().add(b.offset) }
+    }
+    fn buf(&mut self, name: &str) -> &mut [u8] {
+        let b = self.map.get(name);
+        &mut self.bytes()[b.offset..b.offset + b.bytes]
+    }
+    fn canary_set(&mut self) {
+        let at = self.map.budget;
+        self.bytes()[at..at + 64].fill(0xa5);
+    }
+    fn canary_ok(&mut self) -> bool {
+        let at = self.map.budget;
+        self.bytes()[at..at + 64].iter().all(|&b| b == 0xa5)
+    }
+}
+
+/// The node's inputs, as the DMAs see them.
+struct Src<'a> {
+    a: &'a Args,
+    q: &'a [u8],
+    k: &'a [u8],
+    v: &'a [u8],
+    mask: &'a [u8],
+}
+
+impl Src<'_> {
+    /// Query row and head of packed row `p` of (batch, kv head), or None past the rows.
+    fn packed(&self, plan: &Plan, kvh: usize, p: usize) -> Option<(usize, usize)> {
+        (p < plan.rows).then(|| (p / plan.g, kvh * plan.g + p % plan.g))
+    }
+    /// The 16-bit elements of K or V row `key` of the slice, or None past the slice.
+    fn kv_row<'d>(&self, plan: &Plan, data: &'d [u8], l: &crate::ops::Layout, b: usize, kvh: usize, key: usize) -> Option<&'d [u16]> {
+        if key >= plan.kv_len {
+            return None;
+        }
+        let kb = b / (plan.n_batch / l.ne[3]);
+        let off = l.row_offset(plan.kv_lo + key, kvh, kb);
+        Some(bytemuck::cast_slice(&data[off..off + plan.t.d * 2]))
+    }
+}
+
+fn stale16(plan: &Plan) -> u16 {
+    if plan.flags & rtp::FLAG_KV_F16 != 0 {
+        F16_NAN
+    } else {
+        BF16_NAN
+    }
+}
+
+/// Runs one planned call; writes the node's output.
+pub fn run(k: &FlashAttnExt, plan: &Plan, a: &Args, node: &Tensor) -> Result<(), String> {
+    let (q, kd, vd, mask) = (node.src_data(0), node.src_data(1), node.src_data(2), node.src_data(3));
+    let src = Src { a, q: &q, k: &kd, v: &vd, mask: &mask };
+    let t = &plan.t;
+    let map = t.memory_map();
+    if map.total > map.budget {
+        return Err(format!("memory map of {} bytes over the core's {}", map.total, map.budget));
+    }
+    let tasks: Vec<(usize, usize)> = (0..plan.n_groups).flat_map(|w| (0..t.rows).map(move |r| (w, r))).collect();
+    let outputs: Vec<Result<Vec<(usize, Vec<f32>)>, String>> =
+        tasks.par_iter().map(|&(w, r)| chain(k, plan, &src, &map, w, r)).collect();
+    let dst = crate::tensor::f32s_mut(node.data_mut());
+    for out in outputs {
+        for (off, row) in out? {
+            dst[off / 4..off / 4 + row.len()].copy_from_slice(&row);
+        }
+    }
+    Ok(())
+}
+
+/// One Q tile (group `w`, row `r`) through the 4 cores of its array row, west to east.
+/// Returns (dst byte offset, row) for each valid output row.
+fn chain(k: &FlashAttnExt, plan: &Plan, src: &Src, map: &MemoryMap, w: usize, r: usize) -> Result<Vec<(usize, Vec<f32>)>, String> {
+    let t = &plan.t;
+    let (b, kvh, tile0) = plan.group(w);
+    let words = t.cascade_words();
+    let mut streams: Vec<Vec<f32>> = (0..t.cols - 1).map(|_| vec![0f32; words * 16]).collect();
+    let mut queues: Vec<ucn_cascade> = streams
+        .iter_mut()
+        .map(|s| ucn_cascade { data: s.as_mut_ptr(), cap: words, len: 0, pos: 0 })
+        .collect();
+    let qstream = q_stream(plan, src, b, kvh, tile0);
+    let mut out = vec![];
+    for c in 0..t.cols {
+        let mut core = Core::new(map);
+        let words_rtp = plan.rtp(c, r);
+        core.buf("rtp").copy_from_slice(bytemuck::cast_slice(&words_rtp));
+        let nb = plan.blocks_of_column(c);
+        // Object sequence numbers since the start of the call pick the FIFO buffer (depth 2).
+        let km_seq0 = w * (t.q_objs + nb);
+        let v_seq0 = w * nb;
+        let (o, state, scratch, qt, rtpp) =
+            (core.ptr("o") as *mut f32, core.ptr("state") as *mut f32, core.ptr("scratch"), core.ptr("q") as *mut u16, core.ptr("rtp") as *const i32);
+        let qs = queues.as_mut_ptr();
+        // SAFETY: c - 1 and c index the cols - 1 queues when the conditions hold.
+        let cin = if c > 0 { unsafe { qs.add(c - 1) } } else { std::ptr::null_mut() };
+        let cout = if c + 1 < t.cols { unsafe { qs.add(c) } } else { std::ptr::null_mut() };
+        // SAFETY (all kernel calls below): every pointer is a buffer of this core's arena with
+        // the size the kernel variant was compiled for (the memory map is built from the same
+        // fa_layout.h macros); the cascade queues outlive the calls and are unbound after.
+        unsafe {
+            ucn_aie_host_bind_cascade(cin, cout);
+            (k.group_begin)(o, state, rtpp, w as i32);
+        }
+        for j in 0..t.q_objs {
+            let slot = if (km_seq0 + j) % 2 == 0 { "km0" } else { "km1" };
+            let bytes = t.km_bytes;
+            core.buf(slot).copy_from_slice(bytemuck::cast_slice(&qstream[j * bytes / 4..(j + 1) * bytes / 4]));
+            let obj = core.ptr(slot) as *const f32;
+            unsafe { (k.load_q)(obj, qt, rtpp, j as i32) };
+        }
+        for blk in 0..nb {
+            let km = if (km_seq0 + t.q_objs + blk) % 2 == 0 { "km0" } else { "km1" };
+            let vb = if (v_seq0 + blk) % 2 == 0 { "v0" } else { "v1" };
+            let key0 = (blk * t.cols + c) * t.bk;
+            fill_km(plan, src, core.buf(km), b, kvh, tile0, r, key0);
+            fill_v(plan, src, core.buf(vb), b, kvh, key0);
+            let (kmp, vp) = (core.ptr(km), core.ptr(vb));
+            unsafe { (k.block)(qt, kmp, vp, o, state, scratch, rtpp, blk as i32) };
+        }
+        unsafe {
+            if c > 0 {
+                (k.cascade_merge)(o, state, scratch);
+            }
+            if c + 1 < t.cols {
+                (k.cascade_put)(o, state);
+            } else {
+                (k.group_end)(o, state, scratch);
+            }
+            ucn_aie_host_bind_cascade(std::ptr::null_mut(), std::ptr::null_mut());
+        }
+        // SAFETY: plain call, thread-local flag.
+        if unsafe { ucn_aie_host_take_cascade_fault() } != 0 {
+            return Err(format!("group {w} row {r} column {c}: a cascade read found no word or a write no room"));
+        }
+        if !core.canary_ok() {
+            return Err(format!("group {w} row {r} column {c}: a kernel wrote past the core's {} bytes", map.budget));
+        }
+        if c > 0 && queues[c - 1].pos != words {
+            return Err(format!("column {c} read {} cascade words of {words}", queues[c - 1].pos));
+        }
+        if c + 1 == t.cols {
+            out = untile_output(plan, src.a, core.buf("o"), kvh, b, tile0 + r);
+        }
+    }
+    Ok(out)
+}
+
+/// The group's Q stream on the KM channel: 4 tiles of `bq` packed rows x D f32, padded with
+/// NaN to whole objects.
+fn q_stream(plan: &Plan, src: &Src, b: usize, kvh: usize, tile0: usize) -> Vec<f32> {
+    let t = &plan.t;
+    let mut s = vec![f32::NAN; t.q_objs * t.km_bytes / 4];
+    for row in 0..t.rows * t.bq {
+        if let Some((i, h)) = src.packed(plan, kvh, tile0 * t.bq + row) {
+            let off = src.a.q.row_offset(i, h, b);
+            let q = crate::tensor::f32s(&src.q[off..off + t.d * 4]);
+            s[row * t.d..(row + 1) * t.d].copy_from_slice(q);
+        }
+    }
+    s
+}
+
+/// A KM object: K block as [bk/4][d/8] tiles of 4 keys x 8 dims, then the 4 rows' mask tiles
+/// [4][bq][bk] (only row `r`'s is filled; the others are NaN).
+#[allow(clippy::too_many_arguments)]
+fn fill_km(plan: &Plan, src: &Src, buf: &mut [u8], b: usize, kvh: usize, tile0: usize, r: usize, key0: usize) {
+    let t = &plan.t;
+    let (kt, rest) = buf.split_at_mut(t.k_bytes);
+    let kt: &mut [u16] = bytemuck::cast_slice_mut(kt);
+    for key in 0..t.bk {
+        let row = src.kv_row(plan, src.k, &src.a.k, b, kvh, key0 + key);
+        for d in 0..t.d {
+            let at = ((key / 4) * (t.d / 8) + d / 8) * 32 + (key % 4) * 8 + d % 8;
+            kt[at] = row.map_or(stale16(plan), |row| row[d]);
+        }
+    }
+    let masks: &mut [u16] = bytemuck::cast_slice_mut(rest);
+    masks.fill(F16_NAN);
+    if !src.a.has_mask {
+        return;
+    }
+    let m = &src.a.mask;
+    let tile = &mut masks[r * t.bq * t.bk..(r + 1) * t.bq * t.bk];
+    for p in 0..t.bq {
+        let Some((i, h)) = src.packed(plan, kvh, (tile0 + r) * t.bq + p) else { continue };
+        let off = m.row_offset(i, h % m.ne[2], b % m.ne[3]);
+        let row: &[u16] = bytemuck::cast_slice(&src.mask[off..off + src.a.k.ne[1] * 2]);
+        for key in 0..t.bk {
+            if key0 + key < plan.kv_len {
+                tile[p * t.bk + key] = row[plan.kv_lo + key0 + key];
+            }
+        }
+    }
+}
+
+/// A V object: V block as [bk/8][d/4] tiles of 8 keys x 4 dims.
+fn fill_v(plan: &Plan, src: &Src, buf: &mut [u8], b: usize, kvh: usize, key0: usize) {
+    let t = &plan.t;
+    let vt: &mut [u16] = bytemuck::cast_slice_mut(buf);
+    for key in 0..t.bk {
+        let row = src.kv_row(plan, src.v, &src.a.v, b, kvh, key0 + key);
+        for d in 0..t.d {
+            let at = ((key / 8) * (t.d / 4) + d / 4) * 32 + (key % 8) * 4 + d % 4;
+            vt[at] = row.map_or(stale16(plan), |row| row[d]);
+        }
+    }
+}
+
+/// Column 3's accumulator ([bq/4][d/4] tiles of 4 rows x 4 dims, f32) -> the output rows the
+/// design's output DMA writes: (dst byte offset, row) for the tile's valid rows.
+fn untile_output(plan: &Plan, a: &Args, o: &[u8], kvh: usize, b: usize, tile: usize) -> Vec<(usize, Vec<f32>)> {
+    let t = &plan.t;
+    let o: &[f32] = bytemuck::cast_slice(o);
+    let mut rows = vec![];
+    for p in 0..t.bq {
+        let pp = tile * t.bq + p;
+        if pp >= plan.rows {
+            break;
+        }
+        let (i, h) = (pp / plan.g, kvh * plan.g + pp % plan.g);
+        let row: Vec<f32> = (0..t.d).map(|d| o[((p / 4) * (t.d / 4) + d / 4) * 16 + (p % 4) * 4 + d % 4]).collect();
+        rows.push((a.dst.row_offset(h, i, b), row));
+    }
+    rows
+}

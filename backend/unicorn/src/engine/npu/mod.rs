@@ -1,0 +1,137 @@
+//! The NPU engine: FLASH_ATTN_EXT on the XDNA1 NPU of a Phoenix APU, and its emulation.
+//!
+//! Three paths run the same op family:
+//!
+//! | path        | runs                                                              | chosen by |
+//! |-------------|-------------------------------------------------------------------|-----------|
+//! | `reference` | the CPU reference of `ops::flash_attn_ext` (bit-exact vs ggml-cpu) | emulation, `UNICORN_NPU_EMULATION=reference` (default) |
+//! | `aie-host`  | the AIE kernel source (`kernels/npu`) built for the host, under the npu1 tile schedule (`schedule`, `emulator`) | emulation, `UNICORN_NPU_EMULATION=aie-host` |
+//! | `xrt`       | the same kernel on the NPU: xclbin + instruction sequence through XRT (`xrt`) | hardware found and ready (`ready`) |
+//!
+//! Why `reference` is the emulation default: it is the oracle every other check compares
+//! with, and the integration tests ask for exactly ggml-cpu's tokens and log-probabilities
+//! (KL divergence 0). `aie-host` computes what the NPU computes: Q, K, V and the softmax
+//! probabilities in bf16, a polynomial exp2, a different summation order; it agrees with the
+//! CPU to llama.cpp's test tolerance, not to the bit. It also declines what the NPU kernel
+//! cannot do (head sizes other than 64/128/256, K/V types other than bf16/f16, ...), which
+//! then runs on the CPU. `scripts/test.sh` runs test-backend-ops on both paths.
+pub mod emulator;
+pub mod policy;
+pub mod ready;
+pub mod schedule;
+pub mod xrt;
+
+use std::sync::RwLock;
+
+use super::{reference::ReferenceEngine, Engine, EngineError};
+use crate::ops::{self, Kernel};
+use crate::tensor::Tensor;
+
+/// Which of the emulation paths runs (`UNICORN_NPU_EMULATION`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Emulation {
+    Reference,
+    AieHost,
+}
+
+impl Emulation {
+    pub fn from_env() -> Result<Emulation, String> {
+        match std::env::var("UNICORN_NPU_EMULATION").unwrap_or_default().trim() {
+            "" | "reference" => Ok(Emulation::Reference),
+            "aie-host" => Ok(Emulation::AieHost),
+            other => Err(format!("UNICORN_NPU_EMULATION={other:?}: expected reference or aie-host")),
+        }
+    }
+}
+
+enum Path {
+    Reference(ReferenceEngine),
+    AieHost,
+    Xrt(Box<xrt::XrtEngine>),
+}
+
+pub struct NpuEngine {
+    path: Path,
+    name: String,
+    pool: RwLock<rayon::ThreadPool>,
+}
+
+fn pool(n: usize) -> Result<rayon::ThreadPool, EngineError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n.max(1))
+        .thread_name(|i| format!("unicorn-npu-{i}"))
+        .build()
+        .map_err(|e| EngineError::Failed(format!("thread pool: {e}")))
+}
+
+impl NpuEngine {
+    /// The emulated NPU (`UNICORN_EMULATE=1`), on the path `UNICORN_NPU_EMULATION` names.
+    pub fn emulated() -> Result<NpuEngine, EngineError> {
+        let emulation = Emulation::from_env().map_err(EngineError::Failed)?;
+        let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let (path, name) = match emulation {
+            Emulation::Reference => (Path::Reference(ReferenceEngine::new()?), "CPU reference".to_string()),
+            Emulation::AieHost => {
+                schedule::check_budget().map_err(EngineError::Failed)?;
+                (Path::AieHost, "aie-host (the AIE kernel built for the CPU, npu1 tile schedule)".to_string())
+            }
+        };
+        Ok(NpuEngine { path, name, pool: RwLock::new(pool(n)?) })
+    }
+
+    /// The NPU itself, when `ready::check` found the device, XRT and the kernel files.
+    pub fn hardware(ready: ready::Ready) -> Result<NpuEngine, EngineError> {
+        let engine = xrt::XrtEngine::open(ready)?;
+        let name = engine.describe();
+        Ok(NpuEngine { path: Path::Xrt(Box::new(engine)), name, pool: RwLock::new(pool(1)?) })
+    }
+
+}
+
+impl Engine for NpuEngine {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn emulated(&self) -> bool {
+        !matches!(self.path, Path::Xrt(_))
+    }
+    /// The reference path offers every op (the device keeps attention); the kernel paths only
+    /// the FLASH_ATTN_EXT nodes the NPU kernel supports (and, on the NPU, has a template for).
+    fn select(&self, node: &Tensor) -> Option<Kernel> {
+        let k = ops::select(node)?;
+        match (&self.path, &k) {
+            (Path::Reference(_), _) => Some(k),
+            (Path::AieHost, Kernel::FlashAttnExt(a)) => schedule::supports(a).is_ok().then_some(k),
+            (Path::Xrt(x), Kernel::FlashAttnExt(a)) => x.takes(a).then_some(k),
+            _ => None,
+        }
+    }
+    fn compute(&self, kernel: &Kernel, node: &Tensor) -> Result<(), EngineError> {
+        match (&self.path, kernel) {
+            (Path::Reference(r), _) => r.compute(kernel, node),
+            (Path::AieHost, Kernel::FlashAttnExt(a)) => {
+                let t = schedule::supports(a).map_err(EngineError::Unsupported)?;
+                let k = npu_kernels::flash_attn_ext(t.d).ok_or_else(|| EngineError::Unsupported(format!("D={}", t.d)))?;
+                let mask = node.src_data(3);
+                let sinks = node.src_data(4);
+                let plan = schedule::plan(a, t, &mask, crate::tensor::f32s(&sinks));
+                let pool = self.pool.read().map_err(|_| EngineError::Failed("thread pool lock poisoned".into()))?;
+                pool.install(|| emulator::run(k, &plan, a, node)).map_err(EngineError::Failed)
+            }
+            (Path::Xrt(x), Kernel::FlashAttnExt(a)) => x.compute(a, node),
+            _ => Err(EngineError::Unsupported("the NPU runs FLASH_ATTN_EXT only".into())),
+        }
+    }
+    fn set_n_threads(&self, n: usize) {
+        match &self.path {
+            Path::Reference(r) => r.set_n_threads(n),
+            _ => {
+                if let (Ok(new), Ok(mut cur)) = (pool(n), self.pool.write()) {
+                    if cur.current_num_threads() != n.max(1) {
+                        *cur = new;
+                    }
+                }
+            }
+        }
+    }
+}
