@@ -18,6 +18,9 @@ impl Backend {
             if node.flags() & COMPUTE == 0 || is_empty_op(node.op()) {
                 continue;
             }
+            if let Some(why) = fault::injected(op_name(&node)) {
+                return Err(format!("{}: {} ({}) {why}", self.device.name.to_string_lossy(), node.name(), op_name(&node)));
+            }
             let engine = &self.device.engine;
             let kernel = self.device.select(&node).ok_or_else(|| {
                 format!(
@@ -36,5 +39,41 @@ impl Backend {
         }
         // One wait per split: the engine may have only enqueued the work.
         self.device.engine.synchronize().map_err(|e| format!("{}: {e}", self.device.name.to_string_lossy()))
+    }
+}
+
+/// Fault injection for tests: `UNICORN_FAULT=OP[:N]` makes the N-th computation (default 1st,
+/// counted over the process) of the ggml op `OP` fail as an engine failure would, so the
+/// error path (a failed graph_compute, llama.cpp's handling of it) can be exercised on any
+/// machine.
+mod fault {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+
+    fn spec() -> Option<&'static (String, u64)> {
+        static SPEC: OnceLock<Option<(String, u64)>> = OnceLock::new();
+        SPEC.get_or_init(|| {
+            let v = std::env::var("UNICORN_FAULT").ok()?;
+            let (op, n) = v.split_once(':').unwrap_or((v.as_str(), "1"));
+            match n.trim().parse::<u64>() {
+                Ok(n) if n > 0 && !op.trim().is_empty() => Some((op.trim().to_uppercase(), n)),
+                _ => {
+                    crate::log::log_warn!("UNICORN_FAULT={v:?} is not OP or OP:N (N >= 1); ignored");
+                    None
+                }
+            }
+        })
+        .as_ref()
+    }
+
+    /// The injected failure for this computation of `op`, if it is the chosen one.
+    pub fn injected(op: &str) -> Option<String> {
+        static SEEN: AtomicU64 = AtomicU64::new(0);
+        let (want, n) = spec()?;
+        if op != want {
+            return None;
+        }
+        let k = SEEN.fetch_add(1, Ordering::Relaxed) + 1;
+        (k == *n).then(|| format!("failed: fault injected by UNICORN_FAULT ({want} #{k})"))
     }
 }
