@@ -6,7 +6,7 @@
 //!   packed row `P = i * G + j` is query `i` of head `g * G + j` (`G` query heads per KV head),
 //!   `rows = n_q * G` of them. A Q tile is `bq` packed rows; a group is 4 consecutive Q tiles
 //!   of one `(b, g)`: the 4 compute rows of the array hold one tile each and share every K/V
-//!   byte streamed for that KV head. Groups run one after the other.
+//!   byte streamed for that KV head. Groups run one after the other, Q-tile-major.
 //! - **KV blocks.** The call's KV slice (keys `[kv_lo, kv_lo + kv_len)`, trimmed to the keys
 //!   some mask row leaves finite) is cut into blocks of `bk` keys; block `j` goes to column
 //!   `j % 4`. Each column merges its partial softmax into its east neighbour's by cascade;
@@ -185,6 +185,9 @@ pub fn supports(a: &Args) -> Result<Tiling, String> {
     if (t.rows * t.bq) % g != 0 {
         return Err(format!("{g} query heads per KV head does not divide a group of {} rows", t.rows * t.bq));
     }
+    if a.has_mask && a.mask.ne[2] != 1 {
+        return Err("a mask per head (the NPU streams one mask row per query, shared by the heads)".into());
+    }
     if (a.has_sinks || a.max_bias > 0.0) && n_head > t.max_heads {
         return Err(format!("{n_head} heads with per-head slopes or sinks (at most {})", t.max_heads));
     }
@@ -223,10 +226,13 @@ impl Plan {
         (self.n_blocks + self.t.cols - 1 - c) / self.t.cols
     }
 
-    /// (batch, KV head, first Q tile) of group `w`.
+    /// (batch, KV head, first Q tile) of group `w`. Groups go Q-tile-major
+    /// (`w = t4 * n_bg + bg`), so the groups of a call with fewer query rows are a prefix of
+    /// those of a longer one: the instruction sequence for the longest serves both, cut short.
     pub fn group(&self, w: usize) -> (usize, usize, usize) {
-        let bg = w / self.groups_per_bg;
-        (bg / self.n_kv_heads, bg % self.n_kv_heads, (w % self.groups_per_bg) * self.t.rows)
+        let n_bg = self.n_batch * self.n_kv_heads;
+        let (t4, bg) = (w / n_bg, w % n_bg);
+        (bg / self.n_kv_heads, bg % self.n_kv_heads, t4 * self.t.rows)
     }
 
     /// The runtime-parameter words of core (column `c`, row `r`).
@@ -359,7 +365,7 @@ mod tests {
         assert_eq!(t.km_bytes, 16 * 256 * 2 + 4 * 16 * 16 * 2);
         assert_eq!(t.memory_map().total, 64704);
         assert_eq!(Tiling::of(128).unwrap().memory_map().total, 54208);
-        assert_eq!(Tiling::of(64).unwrap().memory_map().total, 57184);
+        assert_eq!(Tiling::of(64).unwrap().memory_map().total, 53184);
         assert!(Tiling::of(96).is_none());
     }
 
@@ -406,6 +412,8 @@ mod tests {
         let p9 = Plan { n_blocks: 9, ..p.clone() };
         assert_eq!((0..4).map(|c| p9.blocks_of_column(c)).collect::<Vec<_>>(), vec![3, 2, 2, 2]);
         assert_eq!(p.group(1), (0, 1, 0));
+        let p2 = Plan { groups_per_bg: 3, n_groups: 6, ..p.clone() };
+        assert_eq!(p2.group(3), (0, 1, 4)); // t4 = 1, second KV head
         assert_eq!(p.rtp(2, 3)[rtp::COL], 2);
         assert_eq!(p.rtp(2, 3)[rtp::ROW], 3);
     }

@@ -48,9 +48,10 @@ fn call(f: impl FnOnce(*mut c_char, usize) -> c_int) -> Result<(), String> {
     }
 }
 
-/// One field of an instruction-sequence template that changes per call:
-/// `word = (word & !mask) | (((value * scale + offset) << shift) & mask)`, where `value` is
-/// the call's parameter `param` (see [`params`]).
+/// One term of a field of an instruction-sequence template that changes per call. Terms with
+/// the same (word, mask, shift) add up: the field becomes `sum(value(param) * scale + offset)`
+/// (`value` is the call's parameter `param`, see [`params`]), written as
+/// `word = (word & !mask) | ((field << shift) & mask)`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PatchField {
     pub word: usize,
@@ -61,46 +62,80 @@ pub struct PatchField {
     pub offset: i64,
 }
 
-/// Reads a `.patch` file: one field per line, `word mask shift param scale offset`
-/// (decimal, mask in hex), `#` comments. Written by `kernels/npu/flash_attn_ext/patchmap.py`.
-pub fn parse_patch(text: &str) -> Result<Vec<PatchField>, String> {
-    let mut out = vec![];
+/// A template's `.patch` file, written by `kernels/npu/flash_attn_ext/patchmap.py`:
+/// ```text
+/// field <word> <mask hex> <shift> <param> <scale> <offset>
+/// cut <groups> <word>     # a call with <groups> groups keeps words [0, word) ...
+/// epilogue <word>         # ... then words [word, end)
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PatchTable {
+    pub fields: Vec<PatchField>,
+    pub cuts: Vec<(usize, usize)>,
+    pub epilogue: Option<usize>,
+}
+
+pub fn parse_patch(text: &str) -> Result<PatchTable, String> {
+    let mut t = PatchTable::default();
     for (n, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("").trim();
         if line.is_empty() {
             continue;
         }
         let f: Vec<&str> = line.split_whitespace().collect();
-        let bad = || format!("line {}: expected `word mask shift param scale offset`, got {line:?}", n + 1);
-        if f.len() != 6 {
-            return Err(bad());
+        let bad = || format!("line {}: not a field, cut or epilogue line: {line:?}", n + 1);
+        let num = |s: &str| s.parse::<usize>().map_err(|_| bad());
+        match f.as_slice() {
+            ["field", word, mask, shift, param, scale, offset] => t.fields.push(PatchField {
+                word: num(word)?,
+                mask: u32::from_str_radix(mask.trim_start_matches("0x"), 16).map_err(|_| bad())?,
+                shift: shift.parse().map_err(|_| bad())?,
+                param: param.to_string(),
+                scale: scale.parse().map_err(|_| bad())?,
+                offset: offset.parse().map_err(|_| bad())?,
+            }),
+            ["cut", groups, word] => t.cuts.push((num(groups)?, num(word)?)),
+            ["epilogue", word] => t.epilogue = Some(num(word)?),
+            _ => return Err(bad()),
         }
-        out.push(PatchField {
-            word: f[0].parse().map_err(|_| bad())?,
-            mask: u32::from_str_radix(f[1].trim_start_matches("0x"), 16).map_err(|_| bad())?,
-            shift: f[2].parse().map_err(|_| bad())?,
-            param: f[3].to_string(),
-            scale: f[4].parse().map_err(|_| bad())?,
-            offset: f[5].parse().map_err(|_| bad())?,
-        });
     }
-    Ok(out)
+    Ok(t)
 }
 
-/// Patches a copy of `template` with the call's parameters.
-pub fn apply_patch(template: &[u32], fields: &[PatchField], value: impl Fn(&str) -> Option<i64>) -> Result<Vec<u32>, String> {
+/// The call's instruction sequence: the template with its fields patched, cut after the
+/// call's `groups` groups when the table has cuts.
+pub fn apply_patch(template: &[u32], table: &PatchTable, groups: usize, value: impl Fn(&str) -> Option<i64>) -> Result<Vec<u32>, String> {
     let mut w = template.to_vec();
-    for f in fields {
+    let mut sums: Vec<((usize, u32, u32), i64)> = vec![];
+    for f in &table.fields {
         let v = value(&f.param).ok_or_else(|| format!("the patch table names `{}`, which this plugin does not know", f.param))?;
-        let x = v * f.scale + f.offset;
-        let field = ((x as u64) << f.shift) as u32 & f.mask;
-        if ((field >> f.shift) as i64) != (x & (f.mask >> f.shift) as i64) || x < 0 {
-            return Err(format!("`{}` = {x} does not fit its field (mask {:#x})", f.param, f.mask));
+        let key = (f.word, f.mask, f.shift);
+        let term = v * f.scale + f.offset;
+        match sums.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, s)) => *s += term,
+            None => sums.push((key, term)),
         }
-        let slot = w.get_mut(f.word).ok_or_else(|| format!("patch word {} past the sequence", f.word))?;
-        *slot = (*slot & !f.mask) | field;
     }
-    Ok(w)
+    for ((word, mask, shift), x) in sums {
+        let limit = (mask >> shift) as i64;
+        if x < 0 || x > limit {
+            return Err(format!("patch word {word}: value {x} does not fit its field (mask {mask:#x})"));
+        }
+        let slot = w.get_mut(word).ok_or_else(|| format!("patch word {word} past the sequence"))?;
+        *slot = (*slot & !mask) | (((x as u32) << shift) & mask);
+    }
+    if table.cuts.is_empty() {
+        return Ok(w);
+    }
+    let cut = table.cuts.iter().find(|(g, _)| *g == groups).map(|(_, at)| *at);
+    let cut = cut.ok_or_else(|| format!("the template has no cut for {groups} groups"))?;
+    let epilogue = table.epilogue.unwrap_or(w.len());
+    if cut > epilogue || epilogue > w.len() {
+        return Err("cut or epilogue past the sequence".into());
+    }
+    let mut out = w[..cut].to_vec();
+    out.extend_from_slice(&w[epilogue..]);
+    Ok(out)
 }
 
 /// The per-call parameters a patch table may name.
@@ -168,7 +203,7 @@ impl Shape {
 struct Template {
     shape: Shape,
     words: Vec<u32>,
-    patch: Vec<PatchField>,
+    patch: PatchTable,
 }
 
 /// RAII over the shim's handles; `Drop` never panics.
@@ -370,7 +405,7 @@ impl XrtEngine {
             }
             raws.push(raw);
         }
-        let words = apply_patch(&tpl.words, &tpl.patch, params(plan, &offsets, a.mask.nb[1]))?;
+        let words = apply_patch(&tpl.words, &tpl.patch, plan.n_groups, params(plan, &offsets, a.mask.nb[1]))?;
         if words.len() * 4 > v.instr_cap {
             return Err("patched instruction sequence larger than its buffer".into());
         }
@@ -448,20 +483,37 @@ mod tests {
 
     #[test]
     fn patch_fields_are_rewritten_in_place() {
-        let fields = parse_patch("# word mask shift param scale offset\n2 0x0000ffff 0 kv.len 1 0\n2 0xffff0000 16 groups 2 1\n0 0xffffffff 0 rtp.0.0.1 1 0\n").unwrap();
+        let table = parse_patch(
+            "# kind word mask shift param scale offset\n\
+             field 2 0000ffff 0 kv.len 1 0\n\
+             field 2 ffff0000 16 groups 2 1\n\
+             field 0 ffffffff 0 off.k 1 64\n\
+             field 0 ffffffff 0 kv.lo 512 0\n",
+        )
+        .unwrap();
         let tpl = vec![0xdead_beef, 7, 0x1234_5678];
-        let w = apply_patch(&tpl, &fields, |p| match p {
+        let value = |p: &str| match p {
             "kv.len" => Some(113),
             "groups" => Some(3),
-            "rtp.0.0.1" => Some(9),
+            "off.k" => Some(4096),
+            "kv.lo" => Some(2),
             _ => None,
-        })
-        .unwrap();
-        assert_eq!(w, vec![9, 7, (7 << 16) | 113]);
-        assert!(apply_patch(&tpl, &fields, |_| None).unwrap_err().contains("kv.len"));
-        let wide = parse_patch("1 0x000000ff 0 kv.len 1 0").unwrap();
-        assert!(apply_patch(&tpl, &wide, |_| Some(300)).unwrap_err().contains("does not fit"));
-        assert!(parse_patch("1 2 3").is_err());
+        };
+        // terms on one word add up: 4096 + 64 + 2 * 512
+        assert_eq!(apply_patch(&tpl, &table, 3, value).unwrap(), vec![4096 + 64 + 1024, 7, (7 << 16) | 113]);
+        assert!(apply_patch(&tpl, &table, 3, |_| None).unwrap_err().contains("kv.len"));
+        let narrow = parse_patch("field 1 000000ff 0 kv.len 1 0").unwrap();
+        assert!(apply_patch(&tpl, &narrow, 1, |_| Some(300)).unwrap_err().contains("does not fit"));
+        assert!(parse_patch("field 1 2 3").is_err());
+    }
+
+    #[test]
+    fn a_call_with_fewer_groups_is_a_prefix_plus_the_epilogue() {
+        let table = parse_patch("cut 1 2\ncut 2 4\nepilogue 6\n").unwrap();
+        let tpl: Vec<u32> = (0..8).collect();
+        assert_eq!(apply_patch(&tpl, &table, 1, |_| None).unwrap(), vec![0, 1, 6, 7]);
+        assert_eq!(apply_patch(&tpl, &table, 2, |_| None).unwrap(), vec![0, 1, 2, 3, 6, 7]);
+        assert!(apply_patch(&tpl, &table, 3, |_| None).unwrap_err().contains("no cut"));
     }
 
     #[test]
