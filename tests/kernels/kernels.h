@@ -1,0 +1,55 @@
+// The kernels the tests call, declared as kernels/hip defines them. kernels.cpp includes this
+// after the kernels themselves, so a declaration that differs from a definition (a renamed args
+// struct, another parameter) does not compile. An op's block is built only when its kernel file
+// is in kernels/hip/unicorn.cu (scripts/test-kernels-cpu.sh defines UCN_EMU_HAVE_<FILE>).
+#pragma once
+#include "args.h"
+
+#define KT_KERNEL(name, args) extern "C" void name(const args a, const ucn_ptrs p);
+
+#ifdef UCN_EMU_HAVE_SCALE
+KT_KERNEL(ucn_scale_f32, ucn_scale_args)
+#endif
+#ifdef UCN_EMU_HAVE_GET_ROWS
+KT_KERNEL(ucn_get_rows_f32, ucn_get_rows_args)
+KT_KERNEL(ucn_get_rows_f16, ucn_get_rows_args)
+KT_KERNEL(ucn_get_rows_bf16, ucn_get_rows_args)
+KT_KERNEL(ucn_get_rows_q4_0, ucn_get_rows_args)
+KT_KERNEL(ucn_get_rows_q5_0, ucn_get_rows_args)
+KT_KERNEL(ucn_get_rows_q8_0, ucn_get_rows_args)
+KT_KERNEL(ucn_get_rows_q4_K, ucn_get_rows_args)
+KT_KERNEL(ucn_get_rows_q5_K, ucn_get_rows_args)
+KT_KERNEL(ucn_get_rows_q6_K, ucn_get_rows_args)
+#endif
+#ifdef UCN_EMU_HAVE_SET_ROWS
+KT_KERNEL(ucn_set_rows_f32, ucn_set_rows_args)
+#endif
+#ifdef UCN_EMU_HAVE_CPY
+KT_KERNEL(ucn_cpy, ucn_cpy_args)
+#endif
+#ifdef UCN_EMU_HAVE_UNARY
+KT_KERNEL(ucn_unary_f32, ucn_unary_args)
+#endif
+#ifdef UCN_EMU_HAVE_GLU
+KT_KERNEL(ucn_glu_f32, ucn_glu_args)
+#endif
+#ifdef UCN_EMU_HAVE_BINARY
+KT_KERNEL(ucn_binary_f32, ucn_binary_args)
+#endif
+#ifdef UCN_EMU_HAVE_RMS_NORM
+KT_KERNEL(ucn_rms_norm_f32, ucn_rms_norm_args)
+#endif
+#ifdef UCN_EMU_HAVE_ROPE
+KT_KERNEL(ucn_rope_f32, ucn_rope_args)
+#endif
+#ifdef UCN_EMU_HAVE_SUM_ROWS
+KT_KERNEL(ucn_sum_rows_f32, ucn_sum_rows_args)
+#endif
+#ifdef UCN_EMU_HAVE_CONCAT
+KT_KERNEL(ucn_concat_b32, ucn_concat_args)
+KT_KERNEL(ucn_concat_b16, ucn_concat_args)
+#endif
+#ifdef UCN_EMU_HAVE_REPEAT
+KT_KERNEL(ucn_repeat_b32, ucn_repeat_args)
+KT_KERNEL(ucn_repeat_b16, ucn_repeat_args)
+#endif
