@@ -32,6 +32,10 @@ def header_defines(path=os.path.join(HERE, "fa_layout.h")):
     return defs
 
 
+def rtp_words():
+    return header_defines()["FA_RTP_WORDS"]
+
+
 @dataclass(frozen=True)
 class Tiling:
     d: int

@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""Instruction-sequence templates for flash_attn_ext and their patch tables.
+
+One xclbin per head dimension holds the core programs; the instruction sequence (the runtime
+sequence of design.py, lowered by aiecc.py to NPU instruction words) holds everything that
+changes with a call: block counts, the KV slice, buffer offsets, the runtime parameters. This
+tool compiles a template for one shape (KV heads, query heads per KV head, batch, query rows)
+and finds, by compiling again with other values, which words each per-call value lands in and
+how; the XRT engine (backend/unicorn/src/engine/npu/xrt.rs) patches them per call without the
+compiler. Output, in --out:
+
+    flash_attn_ext_d<D>_h<H>_g<G>_b<B>_q<Q>.insts.bin   the template (little-endian u32 words)
+    flash_attn_ext_d<D>_h<H>_g<G>_b<B>_q<Q>.patch       `field word mask shift param scale offset`
+                                                        and `expect param value` lines
+
+Needs mlir-aie (aiecc.py) for real templates: run on a Phoenix box
+(scripts/npu-phoenix-validate.sh). `--self-test` checks the derivation logic anywhere.
+"""
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from tiling import Tiling, rtp_words  # noqa: E402
+
+RTP_SENTINEL = 0x7A000000  # rtp.<c>.<r>.<i> compiled as RTP_SENTINEL | c << 12 | r << 8 | i
+
+
+def llama_strides(d, kv_heads, g, q, kv_size=32768):
+    """Byte strides of llama.cpp's attention tensors (a template pins them with `expect`):
+    Q [d, q, heads] permuted from [d, heads, q] f32; K/V views of the cache
+    [d, n_kv, kv_heads] with all heads of a cell contiguous (bf16); out [d, heads, q] f32."""
+    heads = kv_heads * g
+    return {
+        "nb_q1": heads * d * 4, "nb_q2": d * 4, "nb_q3": heads * d * 4 * q,
+        "nb_k1": kv_heads * d * 2, "nb_k2": d * 2, "nb_k3": kv_heads * d * 2 * kv_size,
+        "nb_o2": heads * d * 4, "nb_o3": heads * d * 4 * q,
+    }
+
+
+def default_call(T, kv_heads, g, batch, q, **strides):
+    """The values a template is compiled with: slice at 0, 512 keys, sentinel RTP words."""
+    call = {"kv_lo": 0, "blocks": [-(-512 // T.bk - c) // T.cols for c in range(T.cols)],
+            "off_q": 0, "off_k": 0, "off_v": 0, "off_mask": 0, "off_out": 0, "nb_mask1": 512 * 2,
+            "rtp": {(c, r): [RTP_SENTINEL | c << 12 | r << 8 | i for i in range(rtp_words())]
+                    for c in range(T.cols) for r in range(T.rows)}}
+    call.update(llama_strides(T.d, kv_heads, g, q))
+    call.update(strides)
+    return call
+
+
+def decode_call(call):
+    call = dict(call)
+    call["rtp"] = {tuple(int(x) for x in k.split(",")): v for k, v in call["rtp"].items()}
+    return call
+
+
+# Per-call values the design takes, as the XRT engine names them (xrt.rs `params`).
+PARAMS = {
+    "kv.lo": ("kv_lo", None), "off.q": ("off_q", None), "off.k": ("off_k", None), "off.v": ("off_v", None),
+    "off.mask": ("off_mask", None), "off.out": ("off_out", None), "nb.mask.1": ("nb_mask1", None),
+    **{f"kv.blocks.{c}": ("blocks", c) for c in range(4)},
+}
+# Fixed per template: the engine only takes calls whose tensors have these strides.
+EXPECTS = {"nb.q.1": "nb_q1", "nb.q.2": "nb_q2", "nb.k.1": "nb_k1", "nb.k.2": "nb_k2", "nb.v.1": "nb_k1",
+           "nb.v.2": "nb_k2", "nb.out.1": None, "nb.out.2": "nb_o2"}
+
+
+def get(call, key):
+    name, idx = key
+    return call[name] if idx is None else call[name][idx]
+
+
+def with_value(call, key, value):
+    c = dict(call)
+    name, idx = key
+    if idx is None:
+        c[name] = value
+    else:
+        c[name] = list(c[name])
+        c[name][idx] = value
+    return c
+
+
+def derive(compile_words, call, deltas=None):
+    """Patch fields from compiles: `compile_words(call) -> [u32]`.
+
+    Each per-call value is moved by a delta; the words that change are linear in it (DMA
+    lengths, wraps, repeat counts, address offsets). A word several values touch (an address:
+    offset + kv_lo * stride) gets one term per value, the base constant on the first. RTP words
+    are found by their sentinels. Returns [(word, mask, shift, param, scale, offset)]."""
+    base = compile_words(call)
+    terms = {}  # word -> [(param, scale)]
+    for param, key in PARAMS.items():
+        v0 = get(call, key)
+        delta = (deltas or {}).get(param, 3 if param.startswith("kv.blocks") else 64)
+        words = compile_words(with_value(call, key, v0 + delta))
+        if len(words) != len(base):
+            raise ValueError(f"{param}: the sequence length changed ({len(base)} -> {len(words)}); "
+                             "it must be a value, not a structure")
+        for i, (a, b) in enumerate(zip(base, words)):
+            if a != b:
+                diff = (b - a) & 0xFFFFFFFF
+                diff = diff - (1 << 32) if diff >= 1 << 31 else diff
+                if diff % delta:
+                    raise ValueError(f"{param}: word {i} moves by {diff} for a step of {delta}: not linear")
+                terms.setdefault(i, []).append((param, diff // delta))
+    fields = []
+    for i, ts in sorted(terms.items()):
+        const = base[i] - sum(scale * get(call, PARAMS[p]) for p, scale in ts)
+        for k, (p, scale) in enumerate(ts):
+            fields.append((i, 0xFFFFFFFF, 0, p, scale, const if k == 0 else 0))
+    for (c, r), ws in call["rtp"].items():
+        for j, sentinel in enumerate(ws):
+            at = [i for i, w in enumerate(base) if w == sentinel]
+            if len(at) != 1:
+                raise ValueError(f"rtp.{c}.{r}.{j}: sentinel {sentinel:#x} found {len(at)} times")
+            fields.append((at[0], 0xFFFFFFFF, 0, f"rtp.{c}.{r}.{j}", 1, 0))
+    # A full-word field is a sum of terms: the constant makes negative offsets legal only if
+    # the sum stays in range, which apply() checks.
+    return base, fields
+
+
+def apply(base, fields, values):
+    """xrt.rs `apply_patch`, in Python (used to verify a derived table)."""
+    w = list(base)
+    sums = {}
+    for word, mask, shift, param, scale, offset in fields:
+        sums[(word, mask, shift)] = sums.get((word, mask, shift), 0) + values[param] * scale + offset
+    for (word, mask, shift), x in sums.items():
+        if not 0 <= x <= (mask >> shift):
+            raise ValueError(f"word {word}: {x} does not fit")
+        w[word] = (w[word] & ~mask & 0xFFFFFFFF) | ((x << shift) & mask)
+    return w
+
+
+def values_of(call):
+    v = {p: get(call, key) for p, key in PARAMS.items()}
+    for (c, r), ws in call["rtp"].items():
+        for j, x in enumerate(ws):
+            v[f"rtp.{c}.{r}.{j}"] = x
+    return v
+
+
+def write_table(path, fields, expects):
+    with open(path, "w") as f:
+        f.write("# flash_attn_ext instruction-sequence patch table (patchmap.py)\n")
+        for p, v in expects:
+            f.write(f"expect {p} {v}\n")
+        for word, mask, shift, param, scale, offset in fields:
+            f.write(f"field {word} {mask:08x} {shift} {param} {scale} {offset}\n")
+
+
+def aiecc_words(d, kv_heads, g, batch, q, call, workdir):
+    """Lowers design.py for `call` to NPU instruction words with aiecc.py (mlir-aie)."""
+    from design import build
+
+    mlir = os.path.join(workdir, "t.mlir")
+    with open(mlir, "w") as f:
+        f.write(str(build(d, kv_heads, g, batch, q, call)))
+    subprocess.run(["aiecc.py", "--aie-only-generate-npu", "--aie-generate-npu-insts", "--no-compile-host",
+                    "--no-xchesscc", "--no-xbridge", "--npu-insts-name=t.bin", "t.mlir"],
+                   cwd=workdir, check=True, stdout=subprocess.DEVNULL)
+    data = open(os.path.join(workdir, "t.bin"), "rb").read()
+    return [int.from_bytes(data[i:i + 4], "little") for i in range(0, len(data), 4)]
+
+
+def self_test():
+    """The derivation against a fake compiler with the features of the real one: bit-packed
+    fields, words fed by two values, sentinel RTP words."""
+    T = Tiling.of(256)
+    call = default_call(T, 2, 4, 1, 1)
+
+    def fake(c):
+        words = [0xDEAD0000, 17]
+        words.append(c["off_k"] + c["kv_lo"] * c["nb_k1"])  # an address offset
+        for col in range(4):
+            words.append(0x00100000 | (c["blocks"][col] - 1))  # a repeat count, bits 0..19
+            words.append((c["blocks"][col] * 16 * 4) << 8 | 0x3)  # a length field at bit 8
+        words.append(c["off_mask"] + c["kv_lo"] * 2)
+        words += [c["off_q"], c["off_v"], c["off_out"], c["nb_mask1"] * 2]
+        for key in sorted(c["rtp"]):
+            words += c["rtp"][key]
+        return words
+
+    base, fields = derive(fake, call)
+    rnd = random.Random(7)
+    for _ in range(20):
+        c2 = dict(call, kv_lo=rnd.randrange(0, 4096), off_k=rnd.randrange(0, 1 << 20) * 4,
+                  off_mask=rnd.randrange(0, 1 << 16), off_q=rnd.randrange(0, 1 << 16),
+                  blocks=[rnd.randrange(1, 500) for _ in range(4)], nb_mask1=rnd.randrange(1, 9000),
+                  rtp={k: [rnd.randrange(0, 1 << 31) for _ in v] for k, v in call["rtp"].items()})
+        assert apply(base, fields, values_of(c2)) == fake(c2), "patched template != compiled"
+    print(f"patchmap self-test: {len(fields)} fields, 20 random calls reproduced")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--self-test", action="store_true")
+    ap.add_argument("-d", type=int, choices=(64, 128, 256))
+    ap.add_argument("--kv-heads", type=int)
+    ap.add_argument("--g", type=int)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--q", type=int)
+    ap.add_argument("--kv-size", type=int, default=32768, help="cells of the KV cache (its dim-3 stride)")
+    ap.add_argument("--out", default=".")
+    args = ap.parse_args()
+    if args.self_test:
+        self_test()
+        return
+    T = Tiling.of(args.d)
+    call = default_call(T, args.kv_heads, args.g, args.batch, args.q)
+    name = f"flash_attn_ext_d{args.d}_h{args.kv_heads}_g{args.g}_b{args.batch}_q{args.q}"
+    with tempfile.TemporaryDirectory() as tmp:
+        def words(c):
+            return aiecc_words(args.d, args.kv_heads, args.g, args.batch, args.q, c, tmp)
+
+        base, fields = derive(words, call)
+        rnd = random.Random(1)
+        check = dict(call, kv_lo=rnd.randrange(0, 1024), blocks=[rnd.randrange(1, 64) for _ in range(4)],
+                     off_k=4096, off_v=8192, off_mask=256, nb_mask1=3000)
+        if apply(base, fields, values_of(check)) != words(check):
+            raise SystemExit(f"{name}: the patch table does not reproduce a fresh compile; not written")
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, name + ".insts.bin"), "wb") as f:
+        f.write(b"".join(w.to_bytes(4, "little") for w in base))
+    expects = [(p, call[k]) for p, k in EXPECTS.items() if k]
+    expects.append(("nb.out.1", args.d * 4))
+    write_table(os.path.join(args.out, name + ".patch"), fields, expects)
+    print(f"{name}: {len(base)} words, {len(fields)} patched fields")
+
+
+if __name__ == "__main__":
+    main()
