@@ -158,6 +158,22 @@ static inline aie::vector<bfloat16, 32> k_operand(const bfloat16 *k, int kb, int
     return aie::transpose(rows, 4, 8);
 }
 
+// Every mask value of this tile's rows, over the block's valid keys, is -inf (f16 0xfc00).
+static inline bool block_masked(const int16 *masks, int32 slot, int32 rows, int32 g_size, int32 n_valid) {
+    const int16 neg_inf = (int16)0xfc00;
+    for (int32 i = 0; i < rows; ++i) {
+        const int16 *m = masks + ((slot * FA_BQ + i) / g_size) * FA_BK;
+        if (n_valid == FA_BK) {
+            for (int c = 0; c < FA_BK; c += 16)
+                if (!aie::eq(aie::load_v<16>(m + c), neg_inf).full()) return false;
+        } else {
+            for (int32 k = 0; k < n_valid; ++k)
+                if (m[k] != neg_inf) return false;
+        }
+    }
+    return true;
+}
+
 // Per-row-block factors: f[0..3] for the 4 rows of a row block, spread to the 16 lanes of
 // a 4x4 C tile (lane = row * 4 + col).
 static inline v16f rowblock_factors(float *tmp, const float *f4) {
@@ -248,6 +264,10 @@ void FA_FN(fa_block)(const bfloat16 *q, uint8 *km, uint8 *vbuf, float *o, float 
     bfloat16 *p = (bfloat16 *)(scratch + FA_S_BYTES);
     float *tmp = (float *)(scratch + FA_S_BYTES + FA_P_BYTES);
     const int nrb = (rows + 3) / 4;
+
+    // A block every row of this tile masks entirely (causal prefill: about half of them) adds
+    // nothing: skip it before any arithmetic. The FIFO objects are still consumed by the caller.
+    if ((flags & FA_FLAG_MASK) && block_masked(masks, slot, rows, g_size, n_valid)) return;
 
     if (flags & FA_FLAG_KV_F16) {  // f16 cache: convert the block to bf16 in place
         for (int i = 0; i < FA_BK * FA_D; i += 16) {

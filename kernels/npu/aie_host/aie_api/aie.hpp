@@ -91,6 +91,11 @@ template <typename T, unsigned N> struct vector;
 template <unsigned N> struct mask {
     bool b[N];
     bool test(unsigned i) const { return b[i]; }
+    bool full() const {
+        for (unsigned i = 0; i < N; ++i)
+            if (!b[i]) return false;
+        return true;
+    }
 };
 
 template <typename T, unsigned N> struct vector {
