@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -358,13 +359,15 @@ constexpr unsigned CASE_TIMEOUT_S = 120;
     signal(SIGALRM, kt::on_crash);
     alarm(CASE_TIMEOUT_S);
     kt::g_current = full.c_str();
-    const auto t0 = std::chrono::steady_clock::now();
+    timespec c0, c1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
     kt::Case c(full, kt::fnv1a(full));
     d.body(c);
     if (!c.ran && c.ok) {
         c.fail("harness: the case ran no kernel");
     }
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    const double secs = (double)(c1.tv_sec - c0.tv_sec) + 1e-9 * (double)(c1.tv_nsec - c0.tv_nsec); // CPU time
     std::string out = kt::fmt("%d %d %.17g %.17g %.17g %zu\n", (int)c.ok, (int)c.exact, c.nmse, c.threshold, secs, c.n_elems);
     for (const std::string &m : c.msgs) {
         out += m.substr(0, 1000) + "\n";
@@ -509,7 +512,7 @@ int main(int argc, char **argv) {
                 failed++;
             }
             if (verbose || !r.ok) {
-                printf("%-4s %-78s n=%-7zu nmse=%-9.3g (max %.0e)%s %.2fs\n", r.ok ? "ok" : "FAIL", names[printed].c_str(), r.n,
+                printf("%-4s %-78s n=%-7zu nmse=%-9.3g (max %.0e)%s cpu %.2fs\n", r.ok ? "ok" : "FAIL", names[printed].c_str(), r.n,
                        r.nmse, r.threshold, r.ok && r.exact ? " exact" : "", r.seconds);
                 size_t p = 0, q;
                 while ((q = r.msgs.find('\n', p)) != std::string::npos) {
@@ -521,13 +524,13 @@ int main(int argc, char **argv) {
         }
     }
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    printf("%-15s %6s %6s %11s %9s %12s %8s\n", "op", "passed", "failed", "max nmse", "threshold", "bit-exact", "time");
+    printf("%-15s %6s %6s %11s %9s %12s %8s\n", "op", "passed", "failed", "max nmse", "threshold", "bit-exact", "cpu");
     for (const std::string &op : order) {
         const Stat &s = stats[op];
         printf("%-15s %6d %6d %11.3g %9.0e %5d of %-4d %7.2fs\n", op.c_str(), s.passed, s.failed, s.max_nmse, s.threshold, s.exact,
                s.passed, s.seconds);
     }
-    printf("(max nmse over passing cases; bit-exact: passing cases equal to ggml-cpu to the bit; %.1f s wall, %d job%s)\n", wall,
+    printf("(max nmse over passing cases; bit-exact: passing cases equal to ggml-cpu to the bit; cpu: CPU time of the cases; %.1f s wall, %d job%s)\n", wall,
            jobs, jobs == 1 ? "" : "s");
     printf("kernels-cpu: %d passed, %d failed\n", passed, failed);
     return failed == 0 && passed > 0 ? 0 : 1;

@@ -53,3 +53,31 @@ KT_KERNEL(ucn_concat_b16, ucn_concat_args)
 KT_KERNEL(ucn_repeat_b32, ucn_repeat_args)
 KT_KERNEL(ucn_repeat_b16, ucn_repeat_args)
 #endif
+#ifdef UCN_EMU_HAVE_FLASH_ATTN_EXT
+// ucn_flash_attn_ext_<kv type>_d<Dmax>_r<rows per block>
+#define KT_FA_SHAPES(X) X(64, 1) X(64, 2) X(64, 4) X(64, 8) X(128, 1) X(128, 2) X(128, 4) X(256, 1) X(256, 2) X(256, 4) X(512, 1) X(512, 2) X(576, 1) X(576, 2)
+#define KT_FA_DECL(D, R)                                                                                                   \
+    KT_KERNEL(ucn_flash_attn_ext_f32_d##D##_r##R, ucn_flash_attn_ext_args)                                                \
+    KT_KERNEL(ucn_flash_attn_ext_f16_d##D##_r##R, ucn_flash_attn_ext_args)                                                \
+    KT_KERNEL(ucn_flash_attn_ext_bf16_d##D##_r##R, ucn_flash_attn_ext_args)
+KT_FA_SHAPES(KT_FA_DECL)
+#endif
+#ifdef UCN_EMU_HAVE_MUL_MAT
+// ucn_mul_mat_vec_<type>_<columns>, ucn_mul_mat_mma_<type>, ucn_mul_mat_generic
+#define KT_MM_DECL(t)                                                                                                  \
+    KT_KERNEL(ucn_mul_mat_vec_##t##_1, ucn_mul_mat_args)                                                               \
+    KT_KERNEL(ucn_mul_mat_vec_##t##_2, ucn_mul_mat_args)                                                               \
+    KT_KERNEL(ucn_mul_mat_vec_##t##_4, ucn_mul_mat_args)                                                               \
+    KT_KERNEL(ucn_mul_mat_vec_##t##_8, ucn_mul_mat_args)                                                               \
+    KT_KERNEL(ucn_mul_mat_mma_##t, ucn_mul_mat_args)
+KT_MM_DECL(f32)
+KT_MM_DECL(f16)
+KT_MM_DECL(bf16)
+KT_MM_DECL(q4_0)
+KT_MM_DECL(q5_0)
+KT_MM_DECL(q8_0)
+KT_MM_DECL(q4_K)
+KT_MM_DECL(q5_K)
+KT_MM_DECL(q6_K)
+KT_KERNEL(ucn_mul_mat_generic, ucn_mul_mat_args)
+#endif

@@ -32,7 +32,6 @@ struct Fiber {
     State st = DONE;
     uint3 tid{};
     unsigned lane = 0, warp = 0;
-    unsigned mask = 0; // the mask it passed to the warp collective it waits in
 #if !defined(__x86_64__)
     ucontext_t uc;
 #endif
@@ -53,6 +52,9 @@ struct Runner {
     std::vector<char *> stacks;
     std::vector<Fiber> fibers;
     std::vector<Warp> warps;
+    std::vector<unsigned> ready; // fibers to run, in order (a FIFO from `head`)
+    size_t head = 0;
+    bool reverse = false;
     Fiber *cur = nullptr;
     void *sched_sp = nullptr;
 #if !defined(__x86_64__)
@@ -62,14 +64,13 @@ struct Runner {
     void *ctx = nullptr;
     unsigned live = 0, at_barrier = 0;
     std::string error; // first fault of this launch
-    bool in_launch = false;
 };
 Runner R;
 
 #if defined(__x86_64__)
-// switch_to(save, load): saves the callee-saved registers, MXCSR and the x87 control word on
-// this stack, stores the stack pointer in *save, and resumes the context whose stack pointer is
-// `load`.
+// ucn_emu_switch(save, load): pushes the callee-saved registers on this stack, stores the stack
+// pointer in *save, and resumes the context whose stack pointer is `load`. (MXCSR and the x87
+// control word are left alone: nothing here changes them.)
 extern "C" void ucn_emu_switch(void **save, void *load);
 asm(R"(
     .text
@@ -82,14 +83,8 @@ ucn_emu_switch:
     pushq %r13
     pushq %r14
     pushq %r15
-    subq $8, %rsp
-    stmxcsr (%rsp)
-    fnstcw 4(%rsp)
     movq %rsp, (%rdi)
     movq %rsi, %rsp
-    ldmxcsr (%rsp)
-    fldcw 4(%rsp)
-    addq $8, %rsp
     popq %r15
     popq %r14
     popq %r13
@@ -103,24 +98,55 @@ ucn_emu_switch:
 )");
 #endif
 
-void to_scheduler() {
-    Fiber *f = R.cur;
-#if defined(__x86_64__)
-    ucn_emu_switch(&f->sp, R.sched_sp);
-#else
-    swapcontext(&f->uc, &R.sched_uc);
-#endif
+void push_ready(unsigned t) {
+    R.fibers[t].st = RUNNABLE;
+    R.ready.push_back(t);
 }
 
-void resume(Fiber &f) {
-    R.cur = &f;
-    threadIdx = f.tid;
+// Makes the lanes in `lanes` of warp w runnable, in lane order (reversed in reverse mode).
+void push_lanes(unsigned w, unsigned lanes) {
+    for (int k = 0; k < 32; ++k) {
+        const int l = R.reverse ? 31 - k : k;
+        if (lanes >> l & 1u) {
+            push_ready(w * 32 + (unsigned)l);
+        }
+    }
+}
+
+// Completes warp w's pending collective if every lane it waits for has arrived.
+void try_complete(unsigned w) {
+    Warp &x = R.warps[w];
+    const unsigned need = x.want & x.live;
+    if (!x.arrived || (x.arrived & need) != need) {
+        return;
+    }
+    x.part[x.gen & 1] = x.arrived;
+    x.gen++;
+    const unsigned lanes = x.arrived;
+    x.arrived = x.want = 0;
+    push_lanes(w, lanes);
+}
+
+// Leaves the running fiber (already marked blocked or done) for the next ready one, or for
+// the scheduler when none is ready.
+void switch_away() {
+    Fiber *f = R.cur;
+    Fiber *n = nullptr;
+    if (R.head < R.ready.size()) {
+        n = &R.fibers[R.ready[R.head++]];
+    }
+    if (n == f) {
+        return; // it is itself the next to run (a collective it completed)
+    }
+    R.cur = n;
+    if (n) {
+        threadIdx = n->tid;
+    }
 #if defined(__x86_64__)
-    ucn_emu_switch(&R.sched_sp, f.sp);
+    ucn_emu_switch(&f->sp, n ? n->sp : R.sched_sp);
 #else
-    swapcontext(&R.sched_uc, &f.uc);
+    swapcontext(&f->uc, n ? &n->uc : &R.sched_uc);
 #endif
-    R.cur = nullptr;
 }
 
 void fiber_main() {
@@ -129,7 +155,8 @@ void fiber_main() {
     f->st = DONE;
     R.live--;
     R.warps[f->warp].live &= ~(1u << f->lane);
-    to_scheduler();
+    try_complete(f->warp); // it may have been the lane a collective waited for
+    switch_away();
     abort(); // a finished fiber is never resumed
 }
 
@@ -150,15 +177,11 @@ void start(Fiber &f, size_t i) {
     char *lo = stack(i) + GUARD;
 #if defined(__x86_64__)
     uint64_t *sp = (uint64_t *)(((uintptr_t)lo + STACK) & ~(uintptr_t)15);
-    *--sp = 0;                        // fiber_main's return address (it never returns)
-    *--sp = (uint64_t)&fiber_main;    // where ucn_emu_switch's ret goes
-    for (int r = 0; r < 6; ++r) {     // rbp, rbx, r12..r15
+    *--sp = 0;                     // fiber_main's return address (it never returns)
+    *--sp = (uint64_t)&fiber_main; // where ucn_emu_switch's ret goes
+    for (int r = 0; r < 6; ++r) {  // rbp, rbx, r12..r15
         *--sp = 0;
     }
-    uint32_t csr[2];
-    asm volatile("stmxcsr %0" : "=m"(csr[0]));
-    asm volatile("fnstcw %0" : "=m"(csr[1]));
-    *--sp = (uint64_t)csr[1] << 32 | csr[0];
     f.sp = sp;
 #else
     getcontext(&f.uc);
@@ -169,73 +192,60 @@ void start(Fiber &f, size_t i) {
 #endif
 }
 
-bool release_warps() {
-    bool any = false;
-    for (Warp &w : R.warps) {
-        if (!w.arrived) {
-            continue;
-        }
-        const unsigned need = w.want & w.live;
-        if ((w.arrived & need) != need) {
-            continue;
-        }
-        w.part[w.gen & 1] = w.arrived;
-        w.gen++;
-        for (Fiber &f : R.fibers) {
-            if (f.st == AT_WARP && &R.warps[f.warp] == &w) {
-                f.st = RUNNABLE;
-            }
-        }
-        w.arrived = w.want = 0;
-        any = true;
-    }
-    return any;
-}
-
 // Runs one block to the end; false (with R.error set) on a deadlock.
-bool run_block(bool reverse) {
+bool run_block() {
     const unsigned n = blockDim.x * blockDim.y * blockDim.z;
     R.fibers.assign(n, Fiber{});
     R.warps.assign((n + 31) / 32, Warp{});
+    R.ready.clear();
+    R.head = 0;
     for (unsigned t = 0; t < n; ++t) {
         Fiber &f = R.fibers[t];
         f.tid = uint3{t % blockDim.x, t / blockDim.x % blockDim.y, t / (blockDim.x * blockDim.y)};
         f.lane = t % 32;
         f.warp = t / 32;
-        f.st = RUNNABLE;
         R.warps[f.warp].live |= 1u << f.lane;
         start(f, t);
+    }
+    for (unsigned k = 0; k < n; ++k) {
+        push_ready(R.reverse ? n - 1 - k : k);
     }
     R.live = n;
     R.at_barrier = 0;
     memset(ucn_emu_shared_begin, 0xff, ucn_emu_shared_end - ucn_emu_shared_begin);
     for (;;) {
-        for (unsigned k = 0; k < n; ++k) {
-            Fiber &f = R.fibers[reverse ? n - 1 - k : k];
-            if (f.st == RUNNABLE) {
-                resume(f);
-            }
+        if (R.head < R.ready.size()) {
+            Fiber &f = R.fibers[R.ready[R.head++]];
+            R.cur = &f;
+            threadIdx = f.tid;
+#if defined(__x86_64__)
+            ucn_emu_switch(&R.sched_sp, f.sp);
+#else
+            swapcontext(&R.sched_uc, &f.uc);
+#endif
+            // Back here when no fiber is ready.
+            R.ready.clear();
+            R.head = 0;
+            continue;
         }
         if (R.live == 0) {
             return true;
         }
-        if (release_warps()) {
-            continue;
-        }
         if (R.at_barrier == R.live) {
-            for (Fiber &f : R.fibers) {
-                if (f.st == AT_BARRIER) {
-                    f.st = RUNNABLE;
+            R.at_barrier = 0;
+            for (unsigned k = 0; k < n; ++k) {
+                const unsigned t = R.reverse ? n - 1 - k : k;
+                if (R.fibers[t].st == AT_BARRIER) {
+                    push_ready(t);
                 }
             }
-            R.at_barrier = 0;
             continue;
         }
-        char buf[256];
         unsigned at_warp = 0;
         for (const Fiber &f : R.fibers) {
             at_warp += f.st == AT_WARP;
         }
+        char buf[256];
         snprintf(buf, sizeof buf,
                  "deadlock in block (%u,%u,%u): %u of %u live threads at __syncthreads, %u in warp collectives that "
                  "some lanes never reach",
@@ -250,10 +260,9 @@ bool run_block(bool reverse) {
 } // namespace
 
 void syncthreads() {
-    Fiber *f = R.cur;
-    f->st = AT_BARRIER;
+    R.cur->st = AT_BARRIER;
     R.at_barrier++;
-    to_scheduler();
+    switch_away();
 }
 
 const unsigned char *warp_exchange(const void *v, size_t n, unsigned mask, unsigned *part) {
@@ -269,10 +278,11 @@ const unsigned char *warp_exchange(const void *v, size_t n, unsigned mask, unsig
     w.arrived |= 1u << f->lane;
     w.want |= mask;
     f->st = AT_WARP;
-    to_scheduler();
+    try_complete(f->warp);
+    switch_away();
     // Released: every lane of the collective wrote slot[buf]; the next collective writes the
-    // other buffer, and the one after it cannot start before this lane has read (it waits for
-    // this lane to arrive at the next one).
+    // other buffer, and the one after it cannot complete before this lane has read (it waits
+    // for this lane to arrive at the next one).
     *part = w.part[buf];
     return &w.slot[buf][0][0];
 }
@@ -306,13 +316,14 @@ std::string launch(dim3 grid, dim3 block, void (*body)(void *), void *ctx, bool 
     R.body = body;
     R.ctx = ctx;
     R.error.clear();
+    R.reverse = reverse;
     gridDim = grid;
     blockDim = block;
     const size_t nb = (size_t)grid.x * grid.y * grid.z;
     for (size_t k = 0; k < nb; ++k) {
         const size_t b = reverse ? nb - 1 - k : k;
         blockIdx = uint3{(unsigned)(b % grid.x), (unsigned)(b / grid.x % grid.y), (unsigned)(b / ((size_t)grid.x * grid.y))};
-        if (!run_block(reverse)) {
+        if (!run_block()) {
             break;
         }
     }
