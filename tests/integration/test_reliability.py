@@ -19,7 +19,7 @@ import re
 import pytest
 
 from conftest import COMMON, UNICORN_ARGS, BusyLoad, generate_gemma3n
-from test_unicorn import ALLOC_FAIL_ADDRESS_SPACE_MIB, NO_DEVICE_LINE
+from test_unicorn import ALLOC_FAIL_ADDRESS_SPACE_MIB, ALLOC_FAIL_ARGS, NO_DEVICE_LINE
 
 
 def no_hardware(run, model_path, tmp_path):
@@ -42,7 +42,7 @@ def truncated(run, model_path, tmp_path):
 
 
 def allocation(run, model_path, tmp_path):
-    res = run("llama-completion", ["-m", model_path, "-p", "Hi", "-n", 2, "-c", 256, "-no-cnv"] + COMMON
+    res = run("llama-completion", ["-m", model_path, "-p", "Hi", "-n", 2, "-no-cnv"] + ALLOC_FAIL_ARGS + COMMON
               + UNICORN_ARGS, unicorn=True, timeout=60, address_space_mib=ALLOC_FAIL_ADDRESS_SPACE_MIB)
     return res, (res.rc == 1 and bool(re.search(r"UNICORN_HOST: out of host memory allocating \d+ bytes", res.output))
                  and "failed to create context" in res.output)

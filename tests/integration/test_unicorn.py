@@ -371,11 +371,12 @@ def test_no_hardware_without_emulation(model_path, run, tool):
     assert all(why[0] < i for i in pointer), f"the plugin's line comes after the error that points to it:\n{res.tail()}"
 
 
-# Enough address space for the process, its threads, the mapped model file (~250 MB) and the
-# UNICORN_HOST weight buffer, not for the 257 MiB UNICORN_HOST compute buffer the context reserves
-# (measured on gemma-3-270m, -c 256: 650-800 MiB fail there, 1000 MiB runs; below ~620 MiB
-# llama.cpp's own allocations fail first).
-ALLOC_FAIL_ADDRESS_SPACE_MIB = 700
+# A context whose UNICORN_HOST compute buffer is about 2 GiB (-ub 2048: the output logits of
+# 2048 tokens x 262,144 vocabulary), under an address space (RLIMIT_AS) of 1.5 GiB: the process,
+# its threads, the mapped model and the weights fit (about 0.7-0.9 GiB as of this writing, with
+# room to grow), the compute buffer cannot. Measured: fails at 1536 MiB, runs at 4096 MiB.
+ALLOC_FAIL_ARGS = ["-c", 2048, "-b", 2048, "-ub", 2048]
+ALLOC_FAIL_ADDRESS_SPACE_MIB = 1536
 
 
 def test_allocation_failure_is_clean_emulated(model_path, run):
@@ -383,7 +384,7 @@ def test_allocation_failure_is_clean_emulated(model_path, run):
     UNICORN_HOST compute buffer of the context cannot be had, Unicorn logs which allocation
     failed and how large it was, llama.cpp reports the context it could not create, and the tool
     exits 1: no abort, no signal."""
-    res = run("llama-completion", ["-m", model_path, "-p", "Hello", "-n", 2, "-c", 256, "-no-cnv"]
+    res = run("llama-completion", ["-m", model_path, "-p", "Hello", "-n", 2, "-no-cnv"] + ALLOC_FAIL_ARGS
               + COMMON + UNICORN_ARGS, unicorn=True, timeout=120, address_space_mib=ALLOC_FAIL_ADDRESS_SPACE_MIB)
     print("\n".join(l for l in res.output.splitlines() if "alloc" in l or "memory" in l or "context" in l))
     assert res.rc == 1, f"exit {res.rc}:\n{res.tail()}"
