@@ -35,6 +35,7 @@ else
 fi
 stage "test-backend-ops UNICORN_NPU0" bash scripts/test-backend-ops.sh UNICORN_NPU0
 stage "test-backend-ops UNICORN_IGPU0" bash scripts/test-backend-ops.sh UNICORN_IGPU0
+stage "NPU: XRT shim (Debian sid, XRT 2.25), AIE kernel host build in test-backend-ops" bash scripts/npu-test.sh
 unset UNICORN_EMULATE  # the integration tests set it per run
 stage "integration tests" python3 -m pytest tests/integration -v
 
