@@ -12,3 +12,4 @@
 #include "sum_rows.cu"
 #include "concat.cu"
 #include "repeat.cu"
+#include "mul_mat.cu"

@@ -100,6 +100,7 @@ pub fn gpu_launch(kernel: &Kernel) -> Option<(Launch, *const std::ffi::c_void)> 
     }
     match kernel {
         Kernel::Scale(a) => with(scale::gpu(a), a),
+        Kernel::MulMat(a) => with(mul_mat::gpu(a), a),
         Kernel::GetRows(a) => with(get_rows::gpu(a), a),
         Kernel::SetRows(a) => with(set_rows::gpu(a), a),
         Kernel::Cpy(a) => with(cpy::gpu(a), a),

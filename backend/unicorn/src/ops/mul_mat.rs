@@ -9,7 +9,10 @@
 //! quantized formats (`quants::vec_dot`).
 use rayon::prelude::*;
 
+use std::ffi::CStr;
+
 use super::Layout;
+use crate::gpu::{Launch, MAX_GRID_YZ};
 use crate::quants;
 use crate::tensor::{f32s, f32s_mut, Tensor};
 use ggml_sys::ggml_type as ty;
@@ -34,6 +37,109 @@ pub fn select(node: &Tensor) -> Option<Args> {
     }
     let tinyblas = uses_tinyblas(w.dtype(), wn[0], wn[1], xn[1], x.is_contiguous());
     Some(Args { weight_type: w.dtype(), tinyblas, src0: Layout::of(&w), src1: Layout::of(&x), dst: Layout::of(node) })
+}
+
+/// The GPU kernel (`kernels/hip/mul_mat.cu`; the dispatch rules are in `kernels/hip/mul_mat.md`):
+/// - ne11 <= 8 (decode): `ucn_mul_mat_vec_<type>_<nc>`, nc = ne11 rounded up to 1, 2, 4 or 8;
+///   8 warps per block as (32, ks, 8 / ks) threads, each group of ks warps owning
+///   `vec_rows(type, nc)` rows and splitting K; ks doubles (up to 8) while the grid has fewer
+///   than 1024 blocks and each warp keeps at least two steps of K (each block quantizes all of x);
+/// - ne11 > 8 (prefill): `ucn_mul_mat_mma_<type>`, 128 x 64 tiles on the matrix cores;
+/// - otherwise (a grid past its limits) or with `UNICORN_MUL_MAT=generic`:
+///   `ucn_mul_mat_generic`, one warp per output.
+pub fn gpu(a: &Args) -> Option<Launch> {
+    let [k, m, ..] = a.src0.ne;
+    let [_, n, ne12, ne13] = a.src1.ne;
+    let batch = ne12 * ne13;
+    if !force_generic() {
+        if n <= 8 {
+            if let Some(l) = gpu_vec(a.weight_type, k, m, n, batch) {
+                return Some(l);
+            }
+        } else if let Some(name) = kernel_name(a.weight_type, "mma", 0) {
+            let tiles_m = m.div_ceil(MMA_BM).max(1);
+            if tiles_m <= MAX_GRID_YZ && batch.max(1) <= MAX_GRID_YZ {
+                let grid = [u32::try_from(n.div_ceil(MMA_BN)).ok()?, tiles_m as u32, batch.max(1) as u32];
+                return Some(Launch { kernel: name, grid, block: [256, 1, 1], shared: 0 });
+            }
+        }
+    }
+    Launch::rows(c"ucn_mul_mat_generic", 256, m.div_ceil(8).max(1), n * batch)
+}
+
+/// Output tile of the matrix-core kernel (UCN_MMA_BM x UCN_MMA_BN in mul_mat.cu).
+const MMA_BM: usize = 128;
+const MMA_BN: usize = 64;
+
+/// Rows per warp of the mat-vec kernels (UCN_MMV_ROWS in mul_mat.cu): two for one column and
+/// units of 32 weights (every type but Q6_K, whose lane units hold 64), else one.
+fn vec_rows(ty: u32, nc: usize) -> usize {
+    if nc == 1 && ty != ty::GGML_TYPE_Q6_K {
+        2
+    } else {
+        1
+    }
+}
+
+fn gpu_vec(ty: u32, k: usize, m: usize, n: usize, batch: usize) -> Option<Launch> {
+    let nc = n.max(1).next_power_of_two();
+    let name = kernel_name(ty, "vec", nc)?;
+    // K per warp step: 32 lanes x 8 floats, or 32 lanes x one unit of a quantized block.
+    let step = match ty {
+        ty::GGML_TYPE_F32 | ty::GGML_TYPE_F16 | ty::GGML_TYPE_BF16 => 256,
+        ty::GGML_TYPE_Q6_K => 32 * 64,
+        _ => 32 * 32,
+    };
+    let steps = k.div_ceil(step);
+    let rows = vec_rows(ty, nc);
+    let blocks = |ks: usize| m.div_ceil(8 / ks * rows).max(1);
+    let mut ks = 1;
+    while ks < 8 && blocks(ks) * batch < 1024 && steps >= 4 * ks {
+        ks *= 2;
+    }
+    let bx = u32::try_from(blocks(ks)).ok()?;
+    let y = batch.clamp(1, MAX_GRID_YZ);
+    let z = batch.max(1).div_ceil(y);
+    if z > MAX_GRID_YZ {
+        return None;
+    }
+    Some(Launch { kernel: name, grid: [bx, y as u32, z as u32], block: [32, ks as u32, (8 / ks) as u32], shared: 0 })
+}
+
+/// `ucn_mul_mat_<kind>_<type>[_<nc>]`, the kernels mul_mat.cu defines.
+fn kernel_name(ty: u32, kind: &str, nc: usize) -> Option<&'static CStr> {
+    macro_rules! names {
+        ($t:literal) => {
+            match (kind, nc) {
+                ("vec", 1) => Some(concat!("ucn_mul_mat_vec_", $t, "_1\0")),
+                ("vec", 2) => Some(concat!("ucn_mul_mat_vec_", $t, "_2\0")),
+                ("vec", 4) => Some(concat!("ucn_mul_mat_vec_", $t, "_4\0")),
+                ("vec", 8) => Some(concat!("ucn_mul_mat_vec_", $t, "_8\0")),
+                ("mma", _) => Some(concat!("ucn_mul_mat_mma_", $t, "\0")),
+                _ => None,
+            }
+        };
+    }
+    let name: Option<&'static str> = match ty {
+        ty::GGML_TYPE_F32 => names!("f32"),
+        ty::GGML_TYPE_F16 => names!("f16"),
+        ty::GGML_TYPE_BF16 => names!("bf16"),
+        ty::GGML_TYPE_Q4_0 => names!("q4_0"),
+        ty::GGML_TYPE_Q5_0 => names!("q5_0"),
+        ty::GGML_TYPE_Q8_0 => names!("q8_0"),
+        ty::GGML_TYPE_Q4_K => names!("q4_K"),
+        ty::GGML_TYPE_Q5_K => names!("q5_K"),
+        ty::GGML_TYPE_Q6_K => names!("q6_K"),
+        _ => None,
+    };
+    name.and_then(|s| CStr::from_bytes_with_nul(s.as_bytes()).ok())
+}
+
+/// `UNICORN_MUL_MAT=generic`: every MUL_MAT on the GPU through the simple fallback kernel (to
+/// tell a fast kernel's fault from the rest). Read once.
+fn force_generic() -> bool {
+    static GENERIC: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *GENERIC.get_or_init(|| std::env::var("UNICORN_MUL_MAT").is_ok_and(|v| v == "generic"))
 }
 
 /// Whether ggml-cpu (AVX2) hands this product to llamafile's tinyBLAS rather than `vec_dot`:
@@ -161,5 +267,63 @@ impl DisjointRows {
         assert!(i < self.len);
         // SAFETY: in bounds (checked), and each index is written by exactly one task.
         unsafe { self.ptr.add(i).write(v) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(ty: u32, k: usize, m: usize, n: usize, batch: [usize; 2]) -> Args {
+        let lay = |ne: [usize; 4], elem: usize| {
+            let nb0 = elem;
+            Layout { ne, nb: [nb0, nb0 * ne[0], nb0 * ne[0] * ne[1], nb0 * ne[0] * ne[1] * ne[2]] }
+        };
+        let f = quants::format(ty).unwrap();
+        let row = k / f.block_elems * f.block_bytes;
+        let mut src0 = lay([k, m, 1, 1], f.block_bytes);
+        src0.nb[1] = row;
+        src0.nb[2] = row * m;
+        src0.nb[3] = row * m;
+        Args {
+            weight_type: ty,
+            tinyblas: false,
+            src0,
+            src1: lay([k, n, batch[0], batch[1]], 4),
+            dst: lay([m, n, batch[0], batch[1]], 4),
+        }
+    }
+
+    #[test]
+    fn gpu_picks_a_kernel_per_shape() {
+        // Gemma3n E2B decode: the vocabulary projection, many rows, one warp group per 2 rows.
+        let l = gpu(&args(ty::GGML_TYPE_Q4_K, 2048, 262_144, 1, [1, 1])).unwrap();
+        assert_eq!(l.kernel, c"ucn_mul_mat_vec_q4_K_1");
+        assert_eq!((l.grid, l.block), ([16_384, 1, 1], [32, 1, 8]));
+        // FFN down (K 8192, 2048 rows): K split over 4 warps to fill the GPU.
+        let l = gpu(&args(ty::GGML_TYPE_Q4_K, 8192, 2048, 1, [1, 1])).unwrap();
+        assert_eq!((l.grid, l.block), ([512, 1, 1], [32, 4, 2]));
+        // Q6_K: one row per warp.
+        let l = gpu(&args(ty::GGML_TYPE_Q6_K, 2048, 8192, 1, [1, 1])).unwrap();
+        assert_eq!(l.kernel, c"ucn_mul_mat_vec_q6_K_1");
+        assert_eq!((l.grid, l.block), ([1024, 1, 1], [32, 1, 8]));
+        // 3 columns round up to the 4-column kernel; batches over y and z.
+        let l = gpu(&args(ty::GGML_TYPE_F16, 64, 10, 3, [70_000, 2])).unwrap();
+        assert_eq!(l.kernel, c"ucn_mul_mat_vec_f16_4");
+        assert_eq!((l.grid[1], l.grid[2]), (65_535, 3));
+        // Prefill: the matrix cores, 128 x 64 tiles, column tiles in x.
+        let l = gpu(&args(ty::GGML_TYPE_Q8_0, 2048, 8192, 512, [1, 1])).unwrap();
+        assert_eq!(l.kernel, c"ucn_mul_mat_mma_q8_0");
+        assert_eq!((l.grid, l.block), ([8, 64, 1], [256, 1, 1]));
+        // A batch past grid z: the generic kernel.
+        let l = gpu(&args(ty::GGML_TYPE_F32, 32, 4, 16, [70_000, 1])).unwrap();
+        assert_eq!(l.kernel, c"ucn_mul_mat_generic");
+        // Every kernel name exists for every type.
+        for t in [0u32, 1, 2, 6, 8, 12, 13, 14, 30] {
+            for nc in [1, 2, 4, 8] {
+                assert!(kernel_name(t, "vec", nc).is_some());
+            }
+            assert!(kernel_name(t, "mma", 0).is_some());
+        }
     }
 }
