@@ -1,9 +1,9 @@
 //! Builds the AIE kernels of `kernels/npu` for the host: the same C++ source Peano compiles for
 //! the NPU cores, against `aie_host/aie_api/aie.hpp` (our implementation of the AIE API subset
 //! the kernels use) instead of AMD's header. One library per head-dimension variant.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-fn base(dir: &PathBuf) -> cc::Build {
+fn base(dir: &Path) -> cc::Build {
     let mut b = cc::Build::new();
     b.cpp(true)
         .std("c++17")

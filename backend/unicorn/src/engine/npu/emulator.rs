@@ -107,8 +107,7 @@ pub fn run(k: &FlashAttnExt, plan: &Plan, a: &Args, node: &Tensor) -> Result<(),
         return Err(format!("memory map of {} bytes over the core's {}", map.total, map.budget));
     }
     let tasks: Vec<(usize, usize)> = (0..plan.n_groups).flat_map(|w| (0..t.rows).map(move |r| (w, r))).collect();
-    let outputs: Vec<Result<Vec<(usize, Vec<f32>)>, String>> =
-        tasks.par_iter().map(|&(w, r)| chain(k, plan, &src, &map, w, r)).collect();
+    let outputs: Vec<Result<OutRows, String>> = tasks.par_iter().map(|&(w, r)| chain(k, plan, &src, &map, w, r)).collect();
     let dst = crate::tensor::f32s_mut(node.data_mut());
     for out in outputs {
         for (off, row) in out? {
@@ -118,9 +117,11 @@ pub fn run(k: &FlashAttnExt, plan: &Plan, a: &Args, node: &Tensor) -> Result<(),
     Ok(())
 }
 
+/// Output rows of one Q tile: (dst byte offset, row).
+type OutRows = Vec<(usize, Vec<f32>)>;
+
 /// One Q tile (group `w`, row `r`) through the 4 cores of its array row, west to east.
-/// Returns (dst byte offset, row) for each valid output row.
-fn chain(k: &FlashAttnExt, plan: &Plan, src: &Src, map: &MemoryMap, w: usize, r: usize) -> Result<Vec<(usize, Vec<f32>)>, String> {
+fn chain(k: &FlashAttnExt, plan: &Plan, src: &Src, map: &MemoryMap, w: usize, r: usize) -> Result<OutRows, String> {
     let t = &plan.t;
     let (b, kvh, tile0) = plan.group(w);
     let words = t.cascade_words();
@@ -153,15 +154,15 @@ fn chain(k: &FlashAttnExt, plan: &Plan, src: &Src, map: &MemoryMap, w: usize, r:
             (k.group_begin)(o, state, rtpp, w as i32);
         }
         for j in 0..t.q_objs {
-            let slot = if (km_seq0 + j) % 2 == 0 { "km0" } else { "km1" };
+            let slot = if (km_seq0 + j).is_multiple_of(2) { "km0" } else { "km1" };
             let bytes = t.km_bytes;
             core.buf(slot).copy_from_slice(bytemuck::cast_slice(&qstream[j * bytes / 4..(j + 1) * bytes / 4]));
             let obj = core.ptr(slot) as *const f32;
             unsafe { (k.load_q)(obj, qt, rtpp, j as i32) };
         }
         for blk in 0..nb {
-            let km = if (km_seq0 + t.q_objs + blk) % 2 == 0 { "km0" } else { "km1" };
-            let vb = if (v_seq0 + blk) % 2 == 0 { "v0" } else { "v1" };
+            let km = if (km_seq0 + t.q_objs + blk).is_multiple_of(2) { "km0" } else { "km1" };
+            let vb = if (v_seq0 + blk).is_multiple_of(2) { "v0" } else { "v1" };
             let key0 = (blk * t.cols + c) * t.bk;
             fill_km(plan, src, core.buf(km), b, kvh, tile0, key0);
             fill_v(plan, src, core.buf(vb), b, kvh, key0);
@@ -263,7 +264,7 @@ fn fill_v(plan: &Plan, src: &Src, buf: &mut [u8], b: usize, kvh: usize, key0: us
 
 /// Column 3's accumulator ([bq/4][d/4] tiles of 4 rows x 4 dims, f32) -> the output rows the
 /// design's output DMA writes: (dst byte offset, row) for the tile's valid rows.
-fn untile_output(plan: &Plan, a: &Args, o: &[u8], kvh: usize, b: usize, tile: usize) -> Vec<(usize, Vec<f32>)> {
+fn untile_output(plan: &Plan, a: &Args, o: &[u8], kvh: usize, b: usize, tile: usize) -> OutRows {
     let t = &plan.t;
     let o: &[f32] = bytemuck::cast_slice(o);
     let mut rows = vec![];

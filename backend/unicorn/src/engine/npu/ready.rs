@@ -12,13 +12,16 @@
 //! registered and attention runs on another device.
 use std::path::{Path, PathBuf};
 
+/// (head dimension, xclbin, instruction-sequence templates as (insts, patch table)).
+pub type KernelFiles = (usize, PathBuf, Vec<(PathBuf, PathBuf)>);
+
 #[derive(Clone, Debug)]
 pub struct Ready {
     pub accel: String,
     pub shim: PathBuf,
     pub kernels: PathBuf,
-    /// (head dimension, xclbin, templates: (insts, patch)) for each variant found.
-    pub variants: Vec<(usize, PathBuf, Vec<(PathBuf, PathBuf)>)>,
+    /// One entry per head dimension found.
+    pub variants: Vec<KernelFiles>,
 }
 
 /// The folder `libggml-unicorn.so` was loaded from.

@@ -395,7 +395,7 @@ impl XrtEngine {
     fn run(&self, v: &Variant, tpl: &Template, plan: &Plan, a: &Args, node: &Tensor) -> Result<(), String> {
         let x = &self.x;
         let t = &v.t;
-        let partial = plan.rows % (t.rows * t.bq) != 0;
+        let partial = !plan.rows.is_multiple_of(t.rows * t.bq);
         // What the DMAs may read past each tensor: the last group's Q and mask rows, and up to a
         // block of keys past the slice.
         let q_per_group = t.rows * t.bq / plan.g;
