@@ -18,3 +18,9 @@ static float *ucn_emu_probe_s() {
 extern "C" const void *ucn_emu_probe_shared(int which) {
     return which ? (const void *)ucn_emu_probe_s() : (const void *)ucn_emu_probe_t<4>();
 }
+
+// What runs must be the CUDA spelling's sm_70+ path (wmma on the tensor cores, dp4a): the one
+// nvcc compiles for sm_90. emu/cuda_runtime.h defines __CUDA_ARCH__ 900 for that.
+#if !defined(UCN_CUDA) || !defined(UCN_NV_TENSOR_CORES) || defined(UCN_HIP)
+#error "kernels/hip/vendor.h did not take its CUDA sm_70+ branch under the host emulation"
+#endif

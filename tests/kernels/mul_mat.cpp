@@ -1,163 +1,211 @@
-// MUL_MAT (kernels/hip/mul_mat.cu): every weight type through each of its kernels: the mat-vec
-// kernels (1, 2, 4, 8 columns; partial steps, K split over warps, x chunks), the matrix-core
-// kernel (partial tiles, K tails for float weights) and the generic fallback (a grid past its
-// limits); broadcasting over dims 2 and 3, strided and misaligned activation rows, misaligned
-// weights (the staged 2-byte path and the matrix-core kernel's checked loads).
+// MUL_MAT (kernels/hip/mul_mat.cu): every weight type (F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K,
+// Q5_K, Q6_K) through the kernel the Rust side picks: the mat-vec kernels (n = 1..8), the
+// matrix-core kernel (n > 8; its nvcuda::wmma path, emulated by emu/mma.h) and the generic
+// fallback (UNICORN_MUL_MAT=generic); odd shapes (tile edges, K tails, rows off the 16-byte
+// grid), broadcasting over dims 2 and 3, non-contiguous and misaligned activations.
 #include "harness.h"
 
-#include <cstring>
+#include <string>
 
 using Args = ucn_mul_mat_args;
 using K = void (*)(const Args, const ucn_ptrs);
 
-static bool is_float(ggml_type t) { return t == GGML_TYPE_F32 || t == GGML_TYPE_F16 || t == GGML_TYPE_BF16; }
+// quants::format(): the weight types MUL_MAT takes.
+static bool weight_type(ggml_type t) {
+    switch (t) {
+    case GGML_TYPE_F32: case GGML_TYPE_F16: case GGML_TYPE_BF16: case GGML_TYPE_Q4_0: case GGML_TYPE_Q5_0:
+    case GGML_TYPE_Q8_0: case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K: case GGML_TYPE_Q6_K: return true;
+    default: return false;
+    }
+}
 
-// ops/mul_mat.rs select() (quants::format: the nine weight types)
+// ops/mul_mat.rs uses_tinyblas() (read by the CPU reference only).
+static bool uses_tinyblas(ggml_type t, size_t k, size_t rows, size_t cols, bool src1_contiguous) {
+    const bool f = t == GGML_TYPE_F32 ? src1_contiguous : t == GGML_TYPE_F16 || t == GGML_TYPE_BF16;
+    return f && cols >= 2 && k > 0 && k % 8 == 0 && rows % 4 == 0;
+}
+
+// ops/mul_mat.rs select()
 static std::optional<Args> op_select(const ggml_tensor *node) {
     const ggml_tensor *w = node->src[0], *x = node->src[1];
-    switch (w->type) {
-    case GGML_TYPE_F32: case GGML_TYPE_F16: case GGML_TYPE_BF16: case GGML_TYPE_Q4_0: case GGML_TYPE_Q5_0:
-    case GGML_TYPE_Q8_0: case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K: case GGML_TYPE_Q6_K: break;
-    default: return std::nullopt;
-    }
-    if (x->type != GGML_TYPE_F32 || node->type != GGML_TYPE_F32) {
-        return std::nullopt;
-    }
+    if (!w || !x || !weight_type(w->type) || x->type != GGML_TYPE_F32 || node->type != GGML_TYPE_F32) return std::nullopt;
     if (w->ne[0] != x->ne[0] || w->ne[0] % ggml_blck_size(w->type) != 0 || !kt::rows_contiguous(w) || x->nb[0] != 4) {
         return std::nullopt;
     }
-    if (w->ne[2] == 0 || w->ne[3] == 0 || x->ne[2] % w->ne[2] != 0 || x->ne[3] % w->ne[3] != 0) {
-        return std::nullopt;
-    }
+    if (w->ne[2] == 0 || w->ne[3] == 0 || x->ne[2] % w->ne[2] != 0 || x->ne[3] % w->ne[3] != 0) return std::nullopt;
     if (node->ne[0] != w->ne[1] || node->ne[1] != x->ne[1] || node->ne[2] != x->ne[2] || node->ne[3] != x->ne[3] ||
         !kt::is_dense(kt::layout(node), 4)) {
         return std::nullopt;
     }
-    return Args{(uint32_t)w->type, false, kt::layout(w), kt::layout(x), kt::layout(node)};
+    Args a{};
+    a.weight_type = (uint32_t)w->type;
+    a.tinyblas = uses_tinyblas(w->type, (size_t)w->ne[0], (size_t)w->ne[1], (size_t)x->ne[1], ggml_is_contiguous(x));
+    a.src0 = kt::layout(w);
+    a.src1 = kt::layout(x);
+    a.dst = kt::layout(node);
+    return a;
 }
 
-// ops/mul_mat.rs gpu(), with the tests' grid limit.
-#define KT_MM_NAMES(t) {ucn_mul_mat_vec_##t##_1, ucn_mul_mat_vec_##t##_2, ucn_mul_mat_vec_##t##_4, ucn_mul_mat_vec_##t##_8, ucn_mul_mat_mma_##t}
+// ops/mul_mat.rs kernel_name(): [vec nc=1, 2, 4, 8, mma] per type.
+static K kernel(uint32_t type, const char *kind, size_t nc) {
+    const struct {
+        ggml_type t;
+        K k[5];
+    } table[] = {
+#define KT_MM_ROW(T) {GGML_TYPE_COUNT, {ucn_mul_mat_vec_##T##_1, ucn_mul_mat_vec_##T##_2, ucn_mul_mat_vec_##T##_4, ucn_mul_mat_vec_##T##_8, ucn_mul_mat_mma_##T}},
+        KT_MM_TYPES(KT_MM_ROW)
+#undef KT_MM_ROW
+    };
+    // (the rows above are in KT_MM_TYPES order)
+    const ggml_type order[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q4_0, GGML_TYPE_Q5_0,
+                               GGML_TYPE_Q8_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; ++i) {
+        if ((uint32_t)order[i] != type) continue;
+        if (std::string(kind) == "mma") return table[i].k[4];
+        switch (nc) {
+        case 1: return table[i].k[0];
+        case 2: return table[i].k[1];
+        case 4: return table[i].k[2];
+        case 8: return table[i].k[3];
+        }
+    }
+    return nullptr;
+}
+
+// ops/mul_mat.rs: MMA_BM, MMA_BN, vec_rows(); gpu::MAX_GRID_YZ (the real limit: it decides
+// between the matrix-core and the generic kernel).
+constexpr size_t MMA_BM = 128, MMA_BN = 64, RUST_MAX_GRID_YZ = 65535;
+static size_t vec_rows(size_t nc) { return nc == 1 ? 2 : 1; }
+static size_t next_pow2(size_t n) {
+    size_t p = 1;
+    while (p < n) p <<= 1;
+    return p;
+}
+
+// ops/mul_mat.rs gpu_vec()
+static std::optional<std::pair<K, kt::Launch>> gpu_vec(uint32_t ty, size_t k, size_t m, size_t n, size_t batch) {
+    const size_t nc = next_pow2(std::max<size_t>(n, 1));
+    const K name = kernel(ty, "vec", nc);
+    if (!name) return std::nullopt;
+    const size_t step = ty == GGML_TYPE_F32 || ty == GGML_TYPE_F16 || ty == GGML_TYPE_BF16 ? 256 : ty == GGML_TYPE_Q6_K ? 32 * 64 : 32 * 32;
+    const size_t steps = (k + step - 1) / step, rows = vec_rows(nc);
+    auto blocks = [&](size_t ks) { return std::max<size_t>((m + 8 / ks * rows - 1) / (8 / ks * rows), 1); };
+    size_t ks = 1;
+    while (ks < 8 && blocks(ks) * batch < 1024 && steps >= 2 * ks) ks *= 2;
+    const size_t y = std::clamp<size_t>(batch, 1, RUST_MAX_GRID_YZ), z = (std::max<size_t>(batch, 1) + y - 1) / y;
+    if (z > RUST_MAX_GRID_YZ) return std::nullopt;
+    return std::make_pair(name, kt::Launch{dim3((unsigned)blocks(ks), (unsigned)y, (unsigned)z), dim3(32, (unsigned)ks, (unsigned)(8 / ks))});
+}
+
+static bool g_force_generic = false; // UNICORN_MUL_MAT=generic
+
+// ops/mul_mat.rs gpu()
 static std::pair<K, kt::Launch> op_gpu(const Args &a) {
-    K names[5];
-    switch (a.weight_type) {
-#define KT_MM_CASE(T, t)                                                                                               \
-    case T: {                                                                                                          \
-        const K n[5] = KT_MM_NAMES(t);                                                                                 \
-        std::memcpy(names, n, sizeof n);                                                                               \
-        break;                                                                                                         \
-    }
-        KT_MM_CASE(GGML_TYPE_F32, f32)
-        KT_MM_CASE(GGML_TYPE_F16, f16)
-        KT_MM_CASE(GGML_TYPE_BF16, bf16)
-        KT_MM_CASE(GGML_TYPE_Q4_0, q4_0)
-        KT_MM_CASE(GGML_TYPE_Q5_0, q5_0)
-        KT_MM_CASE(GGML_TYPE_Q8_0, q8_0)
-        KT_MM_CASE(GGML_TYPE_Q4_K, q4_K)
-        KT_MM_CASE(GGML_TYPE_Q5_K, q5_K)
-        KT_MM_CASE(GGML_TYPE_Q6_K, q6_K)
-#undef KT_MM_CASE
-    default: return {nullptr, {}};
-    }
     const size_t k = a.src0.ne[0], m = a.src0.ne[1], n = a.src1.ne[1], batch = a.src1.ne[2] * a.src1.ne[3];
-    const size_t G = kt::MAX_GRID_YZ;
-    if (n <= 8) {
-        size_t nc = 1;
-        while (nc < n) {
-            nc *= 2;
-        }
-        const size_t step = is_float((ggml_type)a.weight_type) ? 256 : a.weight_type == GGML_TYPE_Q6_K ? 2048 : 1024;
-        const size_t steps = (k + step - 1) / step;
-        const size_t rows = nc == 1 && a.weight_type != GGML_TYPE_Q6_K ? 2 : 1; // vec_rows
-        auto blocks = [&](size_t ks) { return std::max<size_t>((m + 8 / ks * rows - 1) / (8 / ks * rows), 1); };
-        size_t ks = 1;
-        while (ks < 8 && blocks(ks) * batch < 1024 && steps >= 2 * ks) {
-            ks *= 2;
-        }
-        const size_t y = std::clamp<size_t>(batch, 1, G), z = (std::max<size_t>(batch, 1) + y - 1) / y;
-        if (z <= G) {
-            const int i = nc == 1 ? 0 : nc == 2 ? 1 : nc == 4 ? 2 : 3;
-            return {names[i], kt::Launch{dim3((unsigned)blocks(ks), (unsigned)y, (unsigned)z),
-                                         dim3(32, (unsigned)ks, (unsigned)(8 / ks))}};
-        }
-    } else {
-        const size_t tiles_m = std::max<size_t>((m + 127) / 128, 1);
-        if (tiles_m <= G && std::max<size_t>(batch, 1) <= G) {
-            return {names[4], kt::Launch{dim3((unsigned)((n + 63) / 64), (unsigned)tiles_m, (unsigned)std::max<size_t>(batch, 1)),
-                                         dim3(256, 1, 1)}};
+    if (!g_force_generic) {
+        if (n <= 8) {
+            if (auto l = gpu_vec(a.weight_type, k, m, n, batch)) return *l;
+        } else if (K name = kernel(a.weight_type, "mma", 0)) {
+            const size_t tiles_m = std::max<size_t>((m + MMA_BM - 1) / MMA_BM, 1);
+            if (tiles_m <= RUST_MAX_GRID_YZ && std::max<size_t>(batch, 1) <= RUST_MAX_GRID_YZ) {
+                return {name, kt::Launch{dim3((unsigned)((n + MMA_BN - 1) / MMA_BN), (unsigned)tiles_m, (unsigned)std::max<size_t>(batch, 1)), dim3(256, 1, 1)}};
+            }
         }
     }
     return {ucn_mul_mat_generic, kt::rows(256, std::max<size_t>((m + 7) / 8, 1), n * batch)};
 }
 
-struct Shape {
-    int64_t k, m, n;
-    int64_t ne02 = 1, ne03 = 1, ne12 = 1, ne13 = 1;
-    int64_t x_pad = 0;      // src1 rows x_pad floats longer than k (a view: strided rows)
-    int64_t x_offset = 0;   // src1 view starting x_offset floats in (rows not 16-byte aligned)
-    int64_t w_offset = 0;   // weights placed w_offset bytes into their buffer (not 16-byte aligned)
+struct Mm {
+    ggml_type t = GGML_TYPE_F32;
+    int64_t k = 256, m = 64, n = 1;
+    int64_t w2 = 1, w3 = 1, x2 = 1, x3 = 1; // batch dims of the weight and of x (broadcast: x2 % w2 == 0)
+    int x_layout = 0;                       // 0 dense, 1 padded rows, 2 permuted (rows over dim 2), 3 misaligned (one float in)
+    bool generic = false;
 };
 
-static void mul_mat(kt::Case &c, ggml_type t, const Shape &s) {
-    ggml_tensor *w = c.tensor(t, s.k, s.m, s.ne02, s.ne03);
-    if (s.w_offset) {
-        // The same weights at an offset: a view into a larger buffer of the same type.
-        const size_t bytes = ggml_nbytes(w);
-        ggml_tensor *big = ggml_new_tensor_4d(c.ctx, t, s.k, s.m + 1, s.ne02, s.ne03);
-        ggml_tensor *v = ggml_view_4d(c.ctx, big, s.k, s.m, s.ne02, s.ne03, w->nb[1], w->nb[2], w->nb[3], (size_t)s.w_offset);
-        std::memcpy(v->data, w->data, bytes);
-        w = v;
+static void mul_mat(kt::Case &c, const Mm &p) {
+    ggml_tensor *w = c.tensor(p.t, p.k, p.m, p.w2, p.w3);
+    ggml_tensor *x;
+    switch (p.x_layout) {
+    case 1: { // rows padded by 4 floats (16-byte aligned)
+        ggml_tensor *b = c.tensor(GGML_TYPE_F32, p.k + 4, p.n, p.x2, p.x3);
+        x = ggml_view_4d(c.ctx, b, p.k, p.n, p.x2, p.x3, b->nb[1], b->nb[2], b->nb[3], 0);
+        break;
     }
-    ggml_tensor *x = c.tensor(GGML_TYPE_F32, s.k + s.x_pad + s.x_offset, s.n, s.ne12, s.ne13);
-    if (s.x_pad || s.x_offset) {
-        x = ggml_view_4d(c.ctx, x, s.k, s.n, s.ne12, s.ne13, x->nb[1], x->nb[2], x->nb[3], (size_t)s.x_offset * 4);
+    case 2: { // [k, x2, n, x3] permuted to [k, n, x2, x3]: rows strided, batches interleaved
+        ggml_tensor *b = c.tensor(GGML_TYPE_F32, p.k, p.x2, p.n, p.x3);
+        x = ggml_permute(c.ctx, b, 0, 2, 1, 3);
+        break;
     }
+    case 3: { // one float in: rows not 16-byte aligned
+        ggml_tensor *b = c.tensor(GGML_TYPE_F32, p.k * p.n * p.x2 * p.x3 + 1, 1, 1, 1);
+        x = ggml_view_4d(c.ctx, b, p.k, p.n, p.x2, p.x3, p.k * 4, p.k * p.n * 4, p.k * p.n * p.x2 * 4, 4);
+        break;
+    }
+    default: x = c.tensor(GGML_TYPE_F32, p.k, p.n, p.x2, p.x3);
+    }
+    g_force_generic = p.generic;
     c.run_op<Args>("mul_mat.rs", ggml_mul_mat(c.ctx, w, x), op_select, op_gpu);
 }
 
-static std::string describe(ggml_type t, const Shape &s) {
-    std::string d = kt::fmt("%s k=%lld m=%lld n=%lld", ggml_type_name(t), (long long)s.k, (long long)s.m, (long long)s.n);
-    if (s.ne02 * s.ne03 * s.ne12 * s.ne13 > 1) {
-        d += kt::fmt(" w[%lld,%lld] x[%lld,%lld]", (long long)s.ne02, (long long)s.ne03, (long long)s.ne12, (long long)s.ne13);
-    }
-    if (s.x_pad) {
-        d += kt::fmt(" x rows +%lld", (long long)s.x_pad);
-    }
-    if (s.x_offset) {
-        d += kt::fmt(" x at +%lld floats", (long long)s.x_offset);
-    }
-    if (s.w_offset) {
-        d += kt::fmt(" w at +%lld bytes", (long long)s.w_offset);
-    }
-    return d;
+static std::string describe(const Mm &p) {
+    std::string s = kt::fmt("%s k=%lld m=%lld n=%lld", ggml_type_name(p.t), (long long)p.k, (long long)p.m, (long long)p.n);
+    if (p.x2 * p.x3 > 1) s += kt::fmt(" batch w[%lld,%lld] x[%lld,%lld]", (long long)p.w2, (long long)p.w3, (long long)p.x2, (long long)p.x3);
+    const char *lay[] = {"", " x padded rows", " x permuted", " x misaligned"};
+    s += lay[p.x_layout];
+    Args a{};
+    a.weight_type = (uint32_t)p.t;
+    a.src0.ne[0] = (size_t)p.k, a.src0.ne[1] = (size_t)p.m, a.src1.ne[1] = (size_t)p.n;
+    a.src1.ne[2] = (size_t)p.x2, a.src1.ne[3] = (size_t)p.x3;
+    g_force_generic = p.generic;
+    const auto [k, l] = op_gpu(a);
+    const char *kind = k == ucn_mul_mat_generic ? "generic" : l.block.x == 256 ? "mma" : "vec";
+    s += kt::fmt(" [%s%s, grid %ux%ux%u, block %ux%ux%u]", kind, p.generic ? " forced" : "", l.grid.x, l.grid.y, l.grid.z, l.block.x,
+                 l.block.y, l.block.z);
+    g_force_generic = false;
+    return s;
 }
 
 KT_CASES(mul_mat) {
-    for (ggml_type t : {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q4_0, GGML_TYPE_Q5_0, GGML_TYPE_Q8_0,
-                        GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K}) {
-        const int64_t qk = ggml_blck_size(t);
-        const bool f = qk == 1;
-        // K: a partial warp step; a few steps and a partial one; x in several chunks at 8 columns.
-        const int64_t k1 = f ? 37 : 3 * qk, k2 = f ? 520 : (qk == 32 ? 2336 : 2304), k3 = f ? 4104 : qk == 256 ? 4352 : 4160;
-        std::vector<Shape> shapes = {
-            {k1, 37, 1},                                                  // mat-vec, 2 rows per warp, a last odd row
-            {k2, 20, 1},                                                  // K split over warps
-            {k2, 20, 3, 2, 1, 4, 3},                                      // broadcast over dims 2 and 3, grid z
-            {k3, 9, 8},                                                   // 8 columns, x in chunks
-            {k1, 5, 2, 1, 1, 1, 1, 8},                                    // strided x rows
-            {k1, 6, 5, 1, 1, 1, 1, 0, 1},                                 // x rows not 16-byte aligned
-            {k2, 11, 1, 1, 1, 1, 1, 0, 0, t == GGML_TYPE_F32 ? 4 : 2},     // weights not 16-byte aligned
-            {k2, 130, 70},                                                // matrix cores, partial tiles
-            {k1, 16, 9, 1, 2, 1, 2},                                      // matrix cores, broadcast over dim 3
-            {k1, 40, 20, 1, 1, 1, 1, 4, 1},                               // matrix cores, x rows not aligned
-            {k2, 33, 17, 1, 1, 1, 1, 0, 0, t == GGML_TYPE_F32 ? 4 : 2},    // matrix cores, weights not aligned
-            {k1, 12, 10, 2, 1, 8, 1},                                     // batch past the grid: generic kernel
-        };
-        if (f) {
-            shapes.push_back({k1, 70, 12}); // K tail inside a k step of the matrix cores
+    const ggml_type types[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q4_0, GGML_TYPE_Q5_0,
+                               GGML_TYPE_Q8_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K};
+    std::vector<Mm> all;
+    for (ggml_type t : types) {
+        const int64_t blk = ggml_blck_size(t);
+        const bool kq = blk == 256;
+        Mm p;
+        p.t = t;
+        // decode and small batches: n = 1..8 (nc 1, 2, 4, 8), K over several warp steps
+        p.k = kq ? 2048 : 1024, p.m = 37;
+        for (int64_t n : {1, 2, 3, 5, 8}) {
+            p.n = n;
+            all.push_back(p);
         }
-        for (const Shape &s : shapes) {
-            cases.add(describe(t, s), [=](kt::Case &c) { mul_mat(c, t, s); });
-        }
+        // a K tail: not a whole warp step, odd rows (quantized rows off the 16-byte grid)
+        p.k = kq ? 768 : blk == 1 ? 300 : 96, p.m = 13, p.n = 1;
+        all.push_back(p);
+        p.n = 4, p.x_layout = 3;
+        all.push_back(p);
+        p.x_layout = 0;
+        // broadcast over dims 2 and 3, strided activations
+        p.k = kq ? 512 : 256, p.m = 19, p.n = 2, p.w2 = 2, p.w3 = 1, p.x2 = 4, p.x3 = 2, p.x_layout = 2;
+        all.push_back(p);
+        p.w2 = p.w3 = p.x2 = p.x3 = 1, p.x_layout = 0;
+        // prefill on the matrix cores: 512 columns, M over several 128-row tiles
+        p.k = kq ? 512 : 256, p.m = 256, p.n = 512;
+        all.push_back(p);
+        // tile edges (m = 129, n = 65), K tail, misaligned x
+        p.k = kq ? 256 : blk == 1 ? 80 : 96, p.m = 129, p.n = 65, p.x_layout = 3;
+        all.push_back(p);
+        // just above the mat-vec range, broadcast, padded rows
+        p.k = kq ? 256 : 128, p.m = 40, p.n = 9, p.w2 = 1, p.w3 = 2, p.x2 = 3, p.x3 = 2, p.x_layout = 1;
+        all.push_back(p);
+        p.w2 = p.w3 = p.x2 = p.x3 = 1, p.x_layout = 0;
+        // the generic fallback (UNICORN_MUL_MAT=generic): one row, a batch of 20 columns
+        p.generic = true, p.k = kq ? 256 : 64, p.m = 9, p.n = 20;
+        all.push_back(p);
+    }
+    for (const Mm &p : all) {
+        cases.add(describe(p), [p](kt::Case &c) { mul_mat(c, p); });
     }
 }

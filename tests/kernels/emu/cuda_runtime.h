@@ -24,6 +24,10 @@
 #include <cstring>
 #include <type_traits>
 
+// The device pass of nvcc for sm_90 (the CUDA target scripts/build-kernels.sh compiles): the
+// kernels' sm_70+ paths (wmma on the tensor cores, dp4a, funnel shifts) are what runs here.
+#define __CUDA_ARCH__ 900
+
 #define __global__
 #define __device__
 #define __host__
@@ -72,9 +76,10 @@ constexpr int warpSize = 32;
 namespace ucn_emu {
 // Waits until every live thread of the block has arrived.
 void syncthreads();
-// Warp collective: this lane contributes `n` (<= 16) bytes and waits for the lanes of `mask`
-// that are alive; returns the 32 slots of 16 bytes (slot i: lane i's bytes) and, in *part, the
-// lanes that took part.
+// Warp collective: this lane contributes `n` (<= SLOT) bytes and waits for the lanes of `mask`
+// that are alive; returns the 32 slots of SLOT bytes (slot i: lane i's bytes) and, in *part,
+// the lanes that took part.
+constexpr size_t SLOT = 96;
 const unsigned char *warp_exchange(const void *v, size_t n, unsigned mask, unsigned *part);
 unsigned lane();
 // A kernel-side fault (a shuffle that reads a lane that did not take part, ...): recorded, the
@@ -82,7 +87,7 @@ unsigned lane();
 void fault(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 template <typename T> inline T shfl(unsigned mask, T v, int src_lane, int mode, int width) {
-    static_assert(sizeof(T) <= 16 && std::is_trivially_copyable_v<T>, "shuffle of a type over 16 bytes");
+    static_assert(sizeof(T) <= SLOT && std::is_trivially_copyable_v<T>, "shuffle of a type over SLOT bytes");
     unsigned part;
     const unsigned char *slots = warp_exchange(&v, sizeof(T), mask, &part);
     const int lane = (int)ucn_emu::lane();
@@ -100,7 +105,7 @@ template <typename T> inline T shfl(unsigned mask, T v, int src_lane, int mode, 
         return v;
     }
     T r;
-    memcpy(&r, slots + 16 * src, sizeof(T));
+    memcpy(&r, slots + SLOT * src, sizeof(T));
     return r;
 }
 } // namespace ucn_emu
@@ -129,7 +134,7 @@ inline unsigned __ballot_sync(unsigned mask, int pred) {
     unsigned r = 0;
     for (int l = 0; l < 32; ++l) {
         int x;
-        memcpy(&x, s + 16 * l, sizeof x);
+        memcpy(&x, s + ucn_emu::SLOT * l, sizeof x);
         r |= (part >> l & 1u) && x ? 1u << l : 0u;
     }
     return r;
@@ -141,7 +146,7 @@ inline int __all_sync(unsigned mask, int pred) {
     const unsigned char *s = ucn_emu::warp_exchange(&b, sizeof b, mask, &part);
     for (int l = 0; l < 32; ++l) {
         int x;
-        memcpy(&x, s + 16 * l, sizeof x);
+        memcpy(&x, s + ucn_emu::SLOT * l, sizeof x);
         if ((part >> l & 1u) && !x) {
             return 0;
         }
@@ -173,6 +178,12 @@ inline unsigned int __byte_perm(unsigned int x, unsigned int y, unsigned int s) 
     return r;
 }
 template <typename T> inline T __ldg(const T *p) { return *p; }
+inline unsigned int __funnelshift_r(unsigned int lo, unsigned int hi, unsigned int shift) {
+    return (unsigned int)((((uint64_t)hi << 32) | lo) >> (shift & 31));
+}
+inline unsigned int __funnelshift_l(unsigned int lo, unsigned int hi, unsigned int shift) {
+    return (unsigned int)(((((uint64_t)hi << 32) | lo) << (shift & 31)) >> 32);
+}
 
 // Float intrinsics: rounded like the plain operations on the host (no contraction).
 inline float __fmul_rn(float a, float b) { return a * b; }

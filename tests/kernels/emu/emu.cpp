@@ -43,7 +43,7 @@ struct Warp {
     unsigned want = 0;    // union of the masks they passed
     unsigned gen = 0;     // collectives completed
     unsigned part[2] = {0, 0};
-    alignas(16) unsigned char slot[2][32][16];
+    alignas(16) unsigned char slot[2][32][ucn_emu::SLOT];
 };
 
 constexpr size_t STACK = 256 * 1024, GUARD = 4096;
