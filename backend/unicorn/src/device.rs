@@ -1,7 +1,7 @@
 //! A Unicorn device: its role, its names and the engine that computes on it.
 use std::ffi::CString;
 
-use crate::engine::{Engine, Role};
+use crate::engine::{Attention, Engine, Role};
 use crate::log::log_warn;
 use crate::ops::Kernel;
 use crate::probe;
@@ -13,9 +13,9 @@ pub struct Device {
     pub name: CString,
     pub description: CString,
     pub engine: Box<dyn Engine>,
-    /// This device runs FLASH_ATTN_EXT (the NPU by default; the iGPU when there is no NPU
-    /// device or `UNICORN_ATTN=igpu`). Exactly one device claims it.
-    pub attention: bool,
+    /// Where FLASH_ATTN_EXT runs (the same value on both devices, so exactly one claims each
+    /// attention node).
+    pub attention: Attention,
     /// Op names (as ggml prints them, e.g. `MUL_MAT`) this device leaves to other backends:
     /// `UNICORN_DISABLE_OPS=FLASH_ATTN_EXT,ROPE`.
     pub disabled_ops: Vec<String>,
@@ -26,15 +26,17 @@ pub struct Device {
 }
 
 impl Device {
-    pub fn new(role: Role, engine: Box<dyn Engine>, attention: bool) -> Self {
+    pub fn new(role: Role, engine: Box<dyn Engine>, attention: Attention) -> Self {
         let name = match role {
             Role::Npu => "UNICORN_NPU0",
             Role::Igpu => "UNICORN_IGPU0",
         };
         let work = match (role, attention) {
+            (Role::Npu, Attention::Auto) => "attention where the cost model puts it",
             (Role::Npu, _) => "attention",
-            (Role::Igpu, false) => "feed-forward and layer ops",
-            (Role::Igpu, true) => "attention, feed-forward and layer ops",
+            (Role::Igpu, Attention::Npu) => "feed-forward and layer ops",
+            (Role::Igpu, Attention::Igpu) => "attention, feed-forward and layer ops",
+            (Role::Igpu, Attention::Auto) => "feed-forward, layer ops and attention where the cost model puts it",
         };
         let description = match (role, engine.gpu()) {
             (Role::Npu, _) if engine.emulated() => format!("AMD XDNA NPU (Phoenix): {work}, emulated on the CPU by the {} engine", engine.name()),
@@ -101,7 +103,7 @@ impl Device {
     /// two devices, which share one buffer type.
     pub fn claims(&self, kernel: &Kernel) -> bool {
         match kernel {
-            Kernel::FlashAttnExt(_) => self.attention,
+            Kernel::FlashAttnExt(a) => self.attention.on_npu(a) == (self.role == Role::Npu),
             _ => self.role == Role::Igpu,
         }
     }

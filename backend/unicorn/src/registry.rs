@@ -11,7 +11,7 @@ use std::ffi::CStr;
 use std::path::PathBuf;
 
 use crate::device::Device;
-use crate::engine::{gpu::GpuEngine, npu, reference::ReferenceEngine, Engine, Role};
+use crate::engine::{gpu::GpuEngine, Attention, npu, reference::ReferenceEngine, Engine, Role};
 use crate::gpu::Gpu;
 use crate::log::{log_info, log_warn};
 use crate::probe;
@@ -54,21 +54,28 @@ pub fn abi_check() -> Result<(), String> {
     Ok(())
 }
 
-/// Where FLASH_ATTN_EXT runs: `UNICORN_ATTN=npu|igpu`; by default on the NPU when there is
-/// an NPU device, else on the iGPU.
-fn attention_on_npu(have_npu: bool) -> bool {
-    match std::env::var("UNICORN_ATTN").ok().as_deref().map(str::trim) {
-        Some("igpu") => false,
-        Some("npu") if !have_npu => {
-            log_warn!("UNICORN_ATTN=npu but there is no NPU device: attention runs on the iGPU");
-            false
-        }
-        Some("npu") | None | Some("") => have_npu,
+/// Where FLASH_ATTN_EXT runs: `UNICORN_ATTN=npu|igpu|auto`. Without an NPU device, the iGPU.
+/// By default: per phase by the cost model when the NPU runs on its hardware, and all on the
+/// NPU when it is emulated (the emulation shows the whole design's path).
+fn attention(have_npu: bool, npu_emulated: bool) -> Attention {
+    let default = if npu_emulated { Attention::Npu } else { Attention::Auto };
+    let asked = match std::env::var("UNICORN_ATTN").ok().as_deref().map(str::trim) {
+        None | Some("") => default,
+        Some("igpu") => Attention::Igpu,
+        Some("npu") => Attention::Npu,
+        Some("auto") => Attention::Auto,
         Some(other) => {
-            log_warn!("UNICORN_ATTN={other:?} is not npu or igpu; ignored");
-            have_npu
+            log_warn!("UNICORN_ATTN={other:?} is not npu, igpu or auto; ignored");
+            default
         }
+    };
+    if !have_npu && asked != Attention::Igpu {
+        if std::env::var_os("UNICORN_ATTN").is_some_and(|v| v == "npu") {
+            log_warn!("UNICORN_ATTN=npu but there is no NPU device: attention runs on the iGPU");
+        }
+        return Attention::Igpu;
     }
+    asked
 }
 
 /// The folder of the kernel code objects: `UNICORN_KERNELS`, else `unicorn-kernels/` beside
@@ -139,13 +146,14 @@ pub fn discover() -> Discovery {
         }
     };
 
-    let npu_attention = attention_on_npu(npu.is_some());
+    let attention = attention(npu.is_some(), npu.as_ref().is_some_and(|e| e.emulated()));
+    let attention = if igpu.is_none() && npu.is_some() { Attention::Npu } else { attention };
     let mut devices = vec![];
     if let Some(e) = npu {
-        devices.push(Device::new(Role::Npu, e, npu_attention));
+        devices.push(Device::new(Role::Npu, e, attention));
     }
     if let Some(e) = igpu {
-        devices.push(Device::new(Role::Igpu, e, !npu_attention));
+        devices.push(Device::new(Role::Igpu, e, attention));
     }
     let reason = if devices.is_empty() {
         Some(format!("no device is registered: {}; set UNICORN_EMULATE=1 to emulate the missing Unicorn devices on the CPU", why.join("; ")))

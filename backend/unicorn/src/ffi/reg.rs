@@ -65,14 +65,14 @@ extern "C" fn get_device(_reg: sys::ggml_backend_reg_t, index: usize) -> sys::gg
     })
 }
 
-/// The KV-cache type `--backend unicorn` asks for (patches/0002): the type the device that
-/// runs attention reads natively: BF16 on the NPU (it has no f16), F16 on the iGPU (RDNA3's
-/// matrix cores take f16).
+/// The KV-cache type `--backend unicorn` asks for (patches/0002): the type the devices that
+/// run attention read natively: BF16 wherever the NPU may run it (it has no f16), F16 when
+/// only the iGPU does (RDNA3's matrix cores take f16).
 extern "C" fn get_kv_cache_type() -> sys::ggml_type::Type {
     guard("get_kv_cache_type", sys::ggml_type::GGML_TYPE_BF16, || {
-        let attention = super::objects().devices.iter().find_map(|&d| device::get(d).filter(|d| d.attention));
-        match attention.map(|d| d.role) {
-            Some(crate::engine::Role::Igpu) => sys::ggml_type::GGML_TYPE_F16,
+        let attention = super::objects().devices.iter().find_map(|&d| device::get(d)).map(|d| d.attention);
+        match attention {
+            Some(crate::engine::Attention::Igpu) => sys::ggml_type::GGML_TYPE_F16,
             _ => sys::ggml_type::GGML_TYPE_BF16,
         }
     })
