@@ -12,4 +12,5 @@
 #include "sum_rows.cu"
 #include "concat.cu"
 #include "repeat.cu"
+#include "flash_attn_ext.cu"
 #include "mul_mat.cu"

@@ -11,6 +11,7 @@ use half::{bf16, f16};
 use rayon::prelude::*;
 
 use super::Layout;
+use crate::gpu::Launch;
 use crate::quants;
 use crate::tensor::{f32s, f32s_mut, Tensor};
 use ggml_sys::ggml_type as ty;
@@ -184,6 +185,86 @@ pub fn run(a: &Args, node: &Tensor) {
     });
 }
 
+/// The GPU kernel (`kernels/hip/flash_attn_ext.cu`). A block owns R q rows that share one K
+/// and one V head (G heads of a GQA group times R / G consecutive positions); its warps split
+/// the KV sequence, each with its own online softmax, merged at the end. Two shapes:
+/// - decode (R = 1, 16 warps): when the R-row shape would give fewer than
+///   `GPU_MIN_SHARED_BLOCKS` blocks (few rows, long KV: one block per row, all warps on its KV);
+/// - shared (R = 2..8, 4 warps): each K/V row read once per block serves R rows (prefill).
+///
+/// Grid: x = n_head / G (the kernel derives G from it), y/z = (position block, batch) as
+/// `Launch::rows` spreads them. Declined (`None`): max(Dk, Dv) above 576, an empty op, sizes
+/// past 32-bit indices, a KV type other than F32/F16/BF16.
+pub fn gpu(a: &Args) -> Option<Launch> {
+    let [dk, n_q, n_head, ne3] = a.q.ne;
+    let (dv, n_kv) = (a.v.ne[0], a.k.ne[1]);
+    if dk == 0 || dv == 0 || n_q == 0 || n_head == 0 || ne3 == 0 {
+        return None;
+    }
+    let rows = n_q.checked_mul(n_head)?.checked_mul(ne3)?;
+    if n_kv > i32::MAX as usize / 2 || rows > u32::MAX as usize {
+        return None;
+    }
+    // Head-dim bucket (lanes own Dmax / 32 dims) and the most rows per block it has a kernel for.
+    let (dmax, r_max) = match dk.max(dv) {
+        0..=64 => (64, 8),
+        65..=128 => (128, 4),
+        129..=256 => (256, 4),
+        257..=512 => (512, 2),
+        513..=576 => (576, 2),
+        _ => return None,
+    };
+    // G: a power of two dividing both broadcast ratios (so the group shares its K and V head).
+    let g = gcd(gcd(n_head / a.k.ne[2], n_head / a.v.ne[2]), r_max);
+    let qp = (r_max / g).min(n_q.next_power_of_two());
+    let (r, g, qp) = if g * qp == 1 || (n_head / g) * n_q.div_ceil(qp) * ne3 < GPU_MIN_SHARED_BLOCKS {
+        (1, 1, 1)
+    } else {
+        (g * qp, g, qp)
+    };
+    let kernel = gpu_kernel(a.kv_type, dmax, r)?;
+    let warps = if r == 1 { GPU_DECODE_WARPS } else { GPU_SHARED_WARPS };
+    Launch::rows(kernel, warps * 32, n_head / g, n_q.div_ceil(qp) * ne3)
+}
+
+/// Fewer blocks than this in the shared-rows shape: the decode shape keeps more warps busy.
+const GPU_MIN_SHARED_BLOCKS: usize = 64;
+/// Warps per block (the kernels' NW) of the decode (R = 1) and shared-rows shapes.
+const GPU_DECODE_WARPS: u32 = 16;
+const GPU_SHARED_WARPS: u32 = 4;
+
+/// The kernels of `kernels/hip/flash_attn_ext.cu`, by KV type, head-dim bucket and rows per
+/// block (`ucn_flash_attn_ext_<type>_d<Dmax>_r<R>`).
+fn gpu_kernel(kv: u32, dmax: usize, r: usize) -> Option<&'static std::ffi::CStr> {
+    let by_type = match (dmax, r) {
+        (64, 1) => [c"ucn_flash_attn_ext_f32_d64_r1", c"ucn_flash_attn_ext_f16_d64_r1", c"ucn_flash_attn_ext_bf16_d64_r1"],
+        (64, 2) => [c"ucn_flash_attn_ext_f32_d64_r2", c"ucn_flash_attn_ext_f16_d64_r2", c"ucn_flash_attn_ext_bf16_d64_r2"],
+        (64, 4) => [c"ucn_flash_attn_ext_f32_d64_r4", c"ucn_flash_attn_ext_f16_d64_r4", c"ucn_flash_attn_ext_bf16_d64_r4"],
+        (64, 8) => [c"ucn_flash_attn_ext_f32_d64_r8", c"ucn_flash_attn_ext_f16_d64_r8", c"ucn_flash_attn_ext_bf16_d64_r8"],
+        (128, 1) => [c"ucn_flash_attn_ext_f32_d128_r1", c"ucn_flash_attn_ext_f16_d128_r1", c"ucn_flash_attn_ext_bf16_d128_r1"],
+        (128, 2) => [c"ucn_flash_attn_ext_f32_d128_r2", c"ucn_flash_attn_ext_f16_d128_r2", c"ucn_flash_attn_ext_bf16_d128_r2"],
+        (128, 4) => [c"ucn_flash_attn_ext_f32_d128_r4", c"ucn_flash_attn_ext_f16_d128_r4", c"ucn_flash_attn_ext_bf16_d128_r4"],
+        (256, 1) => [c"ucn_flash_attn_ext_f32_d256_r1", c"ucn_flash_attn_ext_f16_d256_r1", c"ucn_flash_attn_ext_bf16_d256_r1"],
+        (256, 2) => [c"ucn_flash_attn_ext_f32_d256_r2", c"ucn_flash_attn_ext_f16_d256_r2", c"ucn_flash_attn_ext_bf16_d256_r2"],
+        (256, 4) => [c"ucn_flash_attn_ext_f32_d256_r4", c"ucn_flash_attn_ext_f16_d256_r4", c"ucn_flash_attn_ext_bf16_d256_r4"],
+        (512, 1) => [c"ucn_flash_attn_ext_f32_d512_r1", c"ucn_flash_attn_ext_f16_d512_r1", c"ucn_flash_attn_ext_bf16_d512_r1"],
+        (512, 2) => [c"ucn_flash_attn_ext_f32_d512_r2", c"ucn_flash_attn_ext_f16_d512_r2", c"ucn_flash_attn_ext_bf16_d512_r2"],
+        (576, 1) => [c"ucn_flash_attn_ext_f32_d576_r1", c"ucn_flash_attn_ext_f16_d576_r1", c"ucn_flash_attn_ext_bf16_d576_r1"],
+        (576, 2) => [c"ucn_flash_attn_ext_f32_d576_r2", c"ucn_flash_attn_ext_f16_d576_r2", c"ucn_flash_attn_ext_bf16_d576_r2"],
+        _ => return None,
+    };
+    match kv {
+        ty::GGML_TYPE_F32 => Some(by_type[0]),
+        ty::GGML_TYPE_F16 => Some(by_type[1]),
+        ty::GGML_TYPE_BF16 => Some(by_type[2]),
+        _ => None,
+    }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,5 +286,59 @@ mod tests {
         quants::quantize_activation_row(kt, &[1.0 + 1.0 / 512.0; 32], &mut q);
         let k: Vec<u8> = (0..32).flat_map(|_| super::super::f32_to_bf16(1.0).to_bits().to_le_bytes()).collect();
         assert_eq!(quants::vec_dot(kt, 32, &k, &q), 32.0);
+    }
+
+    fn gpu_args(d: [usize; 2], n_q: usize, n_head: usize, n_head_kv: usize, n_kv: usize) -> Args {
+        let lay = |ne: [usize; 4]| Layout { ne, nb: [0; 4] };
+        Args {
+            q: lay([d[0], n_q, n_head, 1]),
+            k: lay([d[0], n_kv, n_head_kv, 1]),
+            v: lay([d[1], n_kv, n_head_kv, 1]),
+            dst: lay([d[1], n_head, n_q, 1]),
+            kv_type: ty::GGML_TYPE_BF16,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn gpu_launch_shapes() {
+        // Gemma3n decode: one block of 16 warps per head.
+        let l = gpu(&gpu_args([256, 256], 1, 8, 2, 4096)).unwrap();
+        assert_eq!((l.kernel, l.grid, l.block), (c"ucn_flash_attn_ext_bf16_d256_r1", [8, 1, 1], [512, 1, 1]));
+        // Gemma3n prefill: the 4 heads of a KV head share a block.
+        let l = gpu(&gpu_args([256, 256], 512, 8, 2, 512)).unwrap();
+        assert_eq!((l.kernel, l.grid, l.block), (c"ucn_flash_attn_ext_bf16_d256_r4", [2, 512, 1], [128, 1, 1]));
+        // No GQA: 8 positions of one head per block.
+        let l = gpu(&gpu_args([64, 64], 75, 32, 32, 512)).unwrap();
+        assert_eq!((l.kernel, l.grid), (c"ucn_flash_attn_ext_bf16_d64_r8", [32, 10, 1]));
+        // DeepSeek MLA sizes; above 576 declined.
+        assert_eq!(gpu(&gpu_args([576, 512], 1, 16, 1, 512)).unwrap().kernel, c"ucn_flash_attn_ext_bf16_d576_r1");
+        assert!(gpu(&gpu_args([640, 512], 1, 16, 1, 512)).is_none());
+        // Odd sizes use the bucket above; few rows take the decode shape.
+        let l = gpu(&gpu_args([65, 67], 75, 4, 4, 113)).unwrap();
+        assert_eq!((l.kernel, l.grid), (c"ucn_flash_attn_ext_bf16_d128_r4", [4, 19, 1]));
+        let l = gpu(&gpu_args([65, 67], 3, 4, 4, 113)).unwrap();
+        assert_eq!((l.kernel, l.grid), (c"ucn_flash_attn_ext_bf16_d128_r1", [4, 3, 1]));
+    }
+
+    #[test]
+    fn gpu_table_matches_the_kernel_file() {
+        // Every `UCN_FA(Dmax, R, NW, C)` line of the kernel file is in the table, with the warps
+        // gpu() launches it with, and nothing else is.
+        let src = include_str!("../../../../kernels/hip/flash_attn_ext.cu");
+        let mut n = 0;
+        for line in src.lines().filter(|l| l.starts_with("UCN_FA(")) {
+            let v: Vec<usize> = line["UCN_FA(".len()..line.len() - 1].split(',').map(|x| x.trim().parse().unwrap()).collect();
+            let (dmax, r, nw) = (v[0], v[1], v[2] as u32);
+            for (kv, tn) in [(ty::GGML_TYPE_F32, "f32"), (ty::GGML_TYPE_F16, "f16"), (ty::GGML_TYPE_BF16, "bf16")] {
+                let name = gpu_kernel(kv, dmax, r).unwrap().to_str().unwrap();
+                assert_eq!(name, format!("ucn_flash_attn_ext_{tn}_d{dmax}_r{r}"));
+                assert!(src.contains(&format!("UCN_FA1({tn}, DMAX, R, NW, C)")), "{tn}");
+            }
+            assert_eq!(nw, if r == 1 { GPU_DECODE_WARPS } else { GPU_SHARED_WARPS }, "{line}");
+            n += 1;
+        }
+        let table = [64, 128, 256, 512, 576].iter().flat_map(|&d| [1, 2, 4, 8].map(|r| (d, r)));
+        assert_eq!(n, table.filter(|&(d, r)| gpu_kernel(ty::GGML_TYPE_F16, d, r).is_some()).count());
     }
 }

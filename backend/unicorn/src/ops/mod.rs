@@ -112,7 +112,7 @@ pub fn gpu_launch(kernel: &Kernel) -> Option<(Launch, *const std::ffi::c_void)> 
         Kernel::SumRows(a) => with(sum_rows::gpu(a), a),
         Kernel::Concat(a) => with(concat::gpu(a), a),
         Kernel::Repeat(a) => with(repeat::gpu(a), a),
-        _ => None,
+        Kernel::FlashAttnExt(a) => with(flash_attn_ext::gpu(a), a),
     }
 }
 
