@@ -3,9 +3,14 @@
 # scripts/device-pack.sh put in .device/ (carry it). One script, so every change is checked
 # the same way:
 #   scripts/device-gpu.sh check    test-backend-ops on UNICORN_IGPU0: every op it claims
-#   scripts/device-gpu.sh full     check + builds ggml-cuda (the peer) from the same llama.cpp
-#                                  source, then perf ratios, models (tokens, KL divergence,
-#                                  graph replay) and llama-bench against CUDA0
+#   scripts/device-gpu.sh peer     builds ggml-cuda (the peer) from the same llama.cpp source,
+#                                  generates Gemma3n tiny and e2b Q4_K_M, measures the copy
+#                                  bandwidth and the MUL_MAT perf ratios against CUDA0
+#   scripts/device-gpu.sh models   (after peer on the same machine, else it redoes peer's
+#                                  set-up) Gemma3n graph replays and op perf, KL divergence and
+#                                  greedy text against the CPU, llama-bench against CUDA0
+#   scripts/device-gpu.sh full     all three (longer than one device call allows)
+#   scripts/device-gpu.sh model-part N   see below
 # Logs and tables go to $OUT (the device tool brings them back), a summary to stdout.
 set -uo pipefail
 mode=${1:-check}
@@ -81,7 +86,7 @@ fi
 # 1. test-backend-ops: every op UNICORN_IGPU0 claims, against the CPU backend.
 tbo() { # name, args...
   local name=$1; shift
-  timeout 900 "$bin/test-backend-ops" "$@" > "$OUT/$name.log" 2>&1
+  timeout ${TBO_TIMEOUT:-480} "$bin/test-backend-ops" "$@" > "$OUT/$name.log" 2>&1
   local rc=$?
   local ok fail
   ok=$(grep -cE '^\s+[A-Z_0-9]+\(.*OK' "$OUT/$name.log")
@@ -93,16 +98,16 @@ ops=$("$bin/test-backend-ops" support -b UNICORN_IGPU0 --output csv 2>/dev/null 
   | awk -F'","' 'substr($1,2)=="UNICORN_IGPU0" && $5=="1" {print $2}' | sort -u | paste -sd, -)
 say "UNICORN_IGPU0 claims: $ops"
 echo "$ops" > "$OUT/claimed-ops.txt"
-[ -n "$ops" ] && tbo tbo-igpu test -b UNICORN_IGPU0 -o "$ops"
-
-# A missing and a corrupt code object: one clear line each, no device, no crash.
-mkdir -p /tmp/unicorn-bad && printf 'not a fatbin' > /tmp/unicorn-bad/unicorn-cuda.fatbin
-for k in /nonexistent /tmp/unicorn-bad; do
-  UNICORN_KERNELS=$k "$bin/test-backend-ops" support -o SCALE > "$OUT/kernels-$(basename $k).log" 2>&1
-  say "UNICORN_KERNELS=$k: rc=$? $(grep -m1 'unicorn:' "$OUT/kernels-$(basename $k).log")"
-done
-
-[ "$mode" = full ] || exit 0
+if [ "$mode" = check ] || [ "$mode" = full ]; then
+  [ -n "$ops" ] && tbo tbo-igpu test -b UNICORN_IGPU0 -o "$ops" -j 8
+  # A missing and a corrupt code object: one clear line each, no device, no crash.
+  mkdir -p /tmp/unicorn-bad && printf 'not a fatbin' > /tmp/unicorn-bad/unicorn-cuda.fatbin
+  for k in /nonexistent /tmp/unicorn-bad; do
+    UNICORN_KERNELS=$k "$bin/test-backend-ops" support -o SCALE > "$OUT/kernels-$(basename $k).log" 2>&1
+    say "UNICORN_KERNELS=$k: rc=$? $(grep -m1 'unicorn:' "$OUT/kernels-$(basename $k).log")"
+  done
+fi
+[ "$mode" = check ] && exit 0
 
 # ---- full: the peer (ggml-cuda from the same source), models, ratios ----------------------
 # Everything slow is kept in /tmp/unicorn-dev, so a second call on the same (warm) machine
@@ -130,14 +135,16 @@ gen_models() {
   [ -f "$work/models/e2b-q4_k_m.gguf" ] || $g --preset e2b --quantize Q4_K_M --threads 4 \
     --llama-quantize "$bin/llama-quantize" -o "$work/models/e2b-q4_k_m.gguf"
 }
-say "building ggml-cuda (background) and generating Gemma3n tiny + e2b Q4_K_M (background)"
+say "ggml-cuda (build unless cached in $work) and Gemma3n tiny + e2b Q4_K_M (generated unless there), in parallel"
 build_cuda & cuda_pid=$!
 gen_models > "$OUT/gen-models.log" 2>&1 & gen_pid=$!
 wait $cuda_pid && cp "$work/libggml-cuda.so" "$bin/" && say "ggml-cuda ready" \
   || { say "ggml-cuda build FAILED"; tail -30 "$work/cuda-build.log"; }
+wait $gen_pid && say "models ready: $(ls "$work/models")" || { say "model generation FAILED"; tail -20 "$OUT/gen-models.log"; }
+tiny=$work/models/tiny.gguf e2b=$work/models/e2b-q4_k_m.gguf
 
 # Device-to-device copy bandwidth, read + write, the ceiling for memory-bound kernels.
-copy_gbps=$(python3 - <<'PY'
+[ -f "$work/copy_gbps" ] || python3 - > "$work/copy_gbps" <<'PY'
 import torch
 n = 2 << 30
 a = torch.empty(n, dtype=torch.uint8, device="cuda"); b = torch.empty_like(a)
@@ -148,20 +155,20 @@ for _ in range(10):
     s.record(); b.copy_(a); e.record(); e.synchronize(); ts.append(s.elapsed_time(e))
 ts.sort(); print(f"{2 * n / (ts[len(ts) // 2] / 1e3) / 1e9:.0f}")
 PY
-)
+copy_gbps=$(cat "$work/copy_gbps")
 say "device-to-device copy: ${copy_gbps} GB/s (read + write)"
 
-# MUL_MAT perf: test-backend-ops' own perf cases, both backends, same run.
-if [ -f "$bin/libggml-cuda.so" ]; then
+# MUL_MAT perf: test-backend-ops' own perf cases (m=4096, k=14336, n = 1..8 and 512) for the
+# weight types Unicorn runs, both backends, same run.
+if [ "$mode" != models ] && [ -f "$bin/libggml-cuda.so" ]; then
+  types='type_a=(f32|f16|bf16|q4_0|q5_0|q8_0|q4_K|q5_K|q6_K),'
   for b in UNICORN_IGPU0 CUDA0; do
-    timeout 400 "$bin/test-backend-ops" perf -b $b -o MUL_MAT -p 'type_b=f32' > "$OUT/perf-mul_mat-$b.log" 2>&1
+    timeout 200 "$bin/test-backend-ops" perf -b $b -o MUL_MAT -p "$types" > "$OUT/perf-mul_mat-$b.log" 2>&1
   done
   python3 scripts/perf-compare.py "$OUT/perf-mul_mat-UNICORN_IGPU0.log" "$OUT/perf-mul_mat-CUDA0.log" "$copy_gbps" \
     | tee "$OUT/perf-mul_mat.md"
 fi
-
-wait $gen_pid && say "models ready: $(ls "$work/models")" || { say "model generation FAILED"; tail -20 "$OUT/gen-models.log"; }
-tiny=$work/models/tiny.gguf e2b=$work/models/e2b-q4_k_m.gguf
+[ "$mode" = peer ] && { say "done"; exit 0; }
 
 # Gemma3n graphs, op by op: replay on UNICORN_IGPU0 (correctness) and time both backends.
 for m in tiny e2b; do
