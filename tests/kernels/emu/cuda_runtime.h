@@ -8,9 +8,10 @@
 // are fibers (one stack each) on one OS thread. A fiber runs until it reaches __syncthreads()
 // or a warp collective (shuffle, __syncwarp, wmma), where it waits for the other threads of its
 // block or lanes of its warp, as on the GPU. Lanes of a warp do not run in lockstep (CUDA's
-// independent thread scheduling), so warp-synchronous code without __syncwarp shows up. Each
-// launch runs twice, threads and blocks in forward then reverse order, and the two results
-// must agree to the bit (a missing barrier shows up as a difference).
+// independent thread scheduling), so warp-synchronous code without __syncwarp shows up. The
+// first warp with a runnable lane runs, so a warp gets as far ahead of the others as barriers
+// let it. Each launch runs twice, threads, warps and blocks in forward then reverse order, and
+// the two results must agree to the bit (a missing barrier shows up as a difference).
 //
 // What this proves is the kernel's logic (indexing, barriers, reductions, formats), not the GPU
 // compilers or hardware: math functions are the host's libm, and the host compiler contracts no

@@ -52,8 +52,11 @@ struct Runner {
     std::vector<char *> stacks;
     std::vector<Fiber> fibers;
     std::vector<Warp> warps;
-    std::vector<unsigned> ready; // fibers to run, in order (a FIFO from `head`)
-    size_t head = 0;
+    // Fibers to run: a FIFO per warp (from whead). The first warp in order (the last in reverse
+    // order) with a ready lane runs, so a warp runs ahead of the others as far as barriers let
+    // it: a read of what another warp has not written yet is seen in one of the two orders.
+    std::vector<std::vector<unsigned>> wq;
+    std::vector<size_t> whead;
     bool reverse = false;
     Fiber *cur = nullptr;
     void *sched_sp = nullptr;
@@ -100,7 +103,24 @@ ucn_emu_switch:
 
 void push_ready(unsigned t) {
     R.fibers[t].st = RUNNABLE;
-    R.ready.push_back(t);
+    R.wq[R.fibers[t].warp].push_back(t);
+}
+
+Fiber *pop_ready() {
+    const size_t nw = R.wq.size();
+    for (size_t k = 0; k < nw; ++k) {
+        const size_t w = R.reverse ? nw - 1 - k : k;
+        std::vector<unsigned> &q = R.wq[w];
+        if (R.whead[w] < q.size()) {
+            const unsigned t = q[R.whead[w]++];
+            if (R.whead[w] == q.size()) {
+                q.clear();
+                R.whead[w] = 0;
+            }
+            return &R.fibers[t];
+        }
+    }
+    return nullptr;
 }
 
 // Makes the lanes in `lanes` of warp w runnable, in lane order (reversed in reverse mode).
@@ -131,10 +151,7 @@ void try_complete(unsigned w) {
 // the scheduler when none is ready.
 void switch_away() {
     Fiber *f = R.cur;
-    Fiber *n = nullptr;
-    if (R.head < R.ready.size()) {
-        n = &R.fibers[R.ready[R.head++]];
-    }
+    Fiber *n = pop_ready();
     if (n == f) {
         return; // it is itself the next to run (a collective it completed)
     }
@@ -197,8 +214,8 @@ bool run_block() {
     const unsigned n = blockDim.x * blockDim.y * blockDim.z;
     R.fibers.assign(n, Fiber{});
     R.warps.assign((n + 31) / 32, Warp{});
-    R.ready.clear();
-    R.head = 0;
+    R.wq.assign((n + 31) / 32, {});
+    R.whead.assign((n + 31) / 32, 0);
     for (unsigned t = 0; t < n; ++t) {
         Fiber &f = R.fibers[t];
         f.tid = uint3{t % blockDim.x, t / blockDim.x % blockDim.y, t / (blockDim.x * blockDim.y)};
@@ -214,8 +231,8 @@ bool run_block() {
     R.at_barrier = 0;
     memset(ucn_emu_shared_begin, 0xff, ucn_emu_shared_end - ucn_emu_shared_begin);
     for (;;) {
-        if (R.head < R.ready.size()) {
-            Fiber &f = R.fibers[R.ready[R.head++]];
+        if (Fiber *fp = pop_ready()) {
+            Fiber &f = *fp;
             R.cur = &f;
             threadIdx = f.tid;
 #if defined(__x86_64__)
@@ -224,8 +241,6 @@ bool run_block() {
             swapcontext(&R.sched_uc, &f.uc);
 #endif
             // Back here when no fiber is ready.
-            R.ready.clear();
-            R.head = 0;
             continue;
         }
         if (R.live == 0) {
