@@ -121,13 +121,19 @@ mkdir -p vendor && ln -sfn "$work/llama-src" vendor/llama.cpp   # gguf-py for ge
 
 build_cuda() {
   [ -f "$work/libggml-cuda.so" ] && return 0
+  # A build brought back from an earlier run (device-pack.sh carries it): same source, same flags.
+  if [ -f .device/libggml-cuda.so.xz ]; then
+    xz -dc .device/libggml-cuda.so.xz > "$work/libggml-cuda.so" && return 0
+  fi
   cmake -S "$work/llama-src" -B "$work/cuda-build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DGGML_BACKEND_DL=ON -DBUILD_SHARED_LIBS=ON -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON \
     -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
     -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF > "$work/cuda-configure.log" 2>&1 &&
   cmake --build "$work/cuda-build" -j 12 --target ggml-cuda > "$work/cuda-build.log" 2>&1 &&
-  cp "$work/cuda-build/bin/libggml-cuda.so" "$work/libggml-cuda.so"
+  cp "$work/cuda-build/bin/libggml-cuda.so" "$work/libggml-cuda.so" &&
+  strip --strip-debug "$work/libggml-cuda.so" &&
+  xz -T0 -6 -c "$work/libggml-cuda.so" > "$OUT/libggml-cuda.so.xz"  # brought back for later runs
 }
 gen_models() {
   local g="python3 scripts/gen-gemma3n.py --tokenizer-from .device/tokenizer.gguf -q"

@@ -27,6 +27,11 @@ tar czf "$out/bin.tar.gz" -C "$stage" bin
 # 2. Kernels.
 bash "$here/scripts/build-kernels.sh" --target cuda "$out/unicorn-kernels" >&2
 
+# ggml-cuda built on the device machine by an earlier run (device-gpu.sh brings it back in its
+# files), so a later run need not rebuild it (about 4 minutes there).
+peer=$(ls -t /work/.device/*/libggml-cuda.so.xz 2>/dev/null | head -1 || true)
+[ -n "$peer" ] && cp "$peer" "$out/libggml-cuda.so.xz"
+
 # 3. llama.cpp source for ggml-cuda (and gguf-py).
 src=$(readlink -f "$here/vendor/llama.cpp")
 tar czf "$out/llama-src.tar.gz" -C "$src" \
