@@ -450,7 +450,7 @@ struct ucn_mmv_shared {
 // The 16-byte vectors of step s of each row (clamped to the row's last vector, which may reach
 // past the row's end by less than 16 bytes: within its 16-byte aligned chunk, never past a page).
 template <int R, int NV>
-static __device__ __forceinline__ void ucn_stage_fetch(uint4 (&pre)[R][NV], const uint8_t *const (&wrow)[R], int s, int S,
+static __device__ __forceinline__ void ucn_stage_fetch(uint32_t (&pre)[R][NV][4], const uint8_t *const (&wrow)[R], int s, int S,
                                                        int row_bytes, int lane) {
     const int nvec = (ucn_min(S, row_bytes - s * S) + 15) / 16;
 #pragma unroll
@@ -458,7 +458,8 @@ static __device__ __forceinline__ void ucn_stage_fetch(uint4 (&pre)[R][NV], cons
         const uint4 *src = (const uint4 *)(wrow[r] + (size_t)s * S);
 #pragma unroll
         for (int i = 0; i < NV; ++i) {
-            pre[r][i] = src[ucn_min(lane + 32 * i, nvec - 1)];
+            const uint4 t = src[ucn_min(lane + 32 * i, nvec - 1)];
+            pre[r][i][0] = t.x, pre[r][i][1] = t.y, pre[r][i][2] = t.z, pre[r][i][3] = t.w;
         }
     }
 }
@@ -505,7 +506,7 @@ static __device__ __forceinline__ void ucn_mul_mat_vec_q_body(const ucn_mul_mat_
     }
 
     int s = ks; // this warp's steps: ks, ks + KS, ...
-    uint4 pre[R][NV]; // STAGED16: the warp's next step, in flight while the current one computes
+    uint32_t pre[R][NV][4]; // STAGED16: the warp's next step, in flight while the current one computes
     if (MODE == UCN_STAGED16 && s < NS) {
         ucn_stage_fetch<R, NV>(pre, wrow, s, S, row_bytes, lane);
     }
@@ -548,7 +549,7 @@ static __device__ __forceinline__ void ucn_mul_mat_vec_q_body(const ucn_mul_mat_
 #pragma unroll
                         for (int i = 0; i < NV; ++i) {
                             if (lane + 32 * i < nvec) {
-                                ((uint4 *)(stage + r * S))[lane + 32 * i] = pre[r][i];
+                                ((uint4 *)(stage + r * S))[lane + 32 * i] = ucn_u4(pre[r][i][0], pre[r][i][1], pre[r][i][2], pre[r][i][3]);
                             }
                         }
                     }
