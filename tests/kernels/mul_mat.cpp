@@ -75,7 +75,7 @@ static K kernel(uint32_t type, const char *kind, size_t nc) {
 // ops/mul_mat.rs: MMA_BM, MMA_BN, vec_rows(); gpu::MAX_GRID_YZ (the real limit: it decides
 // between the matrix-core and the generic kernel).
 constexpr size_t MMA_BM = 128, MMA_BN = 64, RUST_MAX_GRID_YZ = 65535;
-static size_t vec_rows(size_t nc) { return nc == 1 ? 2 : 1; }
+static size_t vec_rows(uint32_t ty, size_t nc) { return nc == 1 && ty != GGML_TYPE_Q6_K ? 2 : 1; }
 static size_t next_pow2(size_t n) {
     size_t p = 1;
     while (p < n) p <<= 1;
@@ -88,10 +88,10 @@ static std::optional<std::pair<K, kt::Launch>> gpu_vec(uint32_t ty, size_t k, si
     const K name = kernel(ty, "vec", nc);
     if (!name) return std::nullopt;
     const size_t step = ty == GGML_TYPE_F32 || ty == GGML_TYPE_F16 || ty == GGML_TYPE_BF16 ? 256 : ty == GGML_TYPE_Q6_K ? 32 * 64 : 32 * 32;
-    const size_t steps = (k + step - 1) / step, rows = vec_rows(nc);
+    const size_t steps = (k + step - 1) / step, rows = vec_rows(ty, nc);
     auto blocks = [&](size_t ks) { return std::max<size_t>((m + 8 / ks * rows - 1) / (8 / ks * rows), 1); };
     size_t ks = 1;
-    while (ks < 8 && blocks(ks) * batch < 1024 && steps >= 2 * ks) ks *= 2;
+    while (ks < 8 && blocks(ks) * batch < 1024 && steps >= 4 * ks) ks *= 2;
     const size_t y = std::clamp<size_t>(batch, 1, RUST_MAX_GRID_YZ), z = (std::max<size_t>(batch, 1) + y - 1) / y;
     if (z > RUST_MAX_GRID_YZ) return std::nullopt;
     return std::make_pair(name, kt::Launch{dim3((unsigned)blocks(ks), (unsigned)y, (unsigned)z), dim3(32, (unsigned)ks, (unsigned)(8 / ks))});
