@@ -101,6 +101,7 @@ struct Fa {
     bool causal = true; // -inf above the diagonal (the last n_q keys), with the mask
     int masked_rows = 0; // rows whose every key is -inf
     int64_t mask_pad = 0; // extra mask rows (the mask's ne1 above n_q)
+    bool mask_batch = false; // a mask per batch (ne3) rather than one for all
     float softcap = 0.0f, max_bias = 0.0f;
     bool sinks = false;
     int64_t cache = 0;  // > 0: K and V are views of the first n_kv rows of a cache of this many rows
@@ -124,7 +125,7 @@ static void fa(kt::Case &c, const Fa &p) {
     }
     ggml_tensor *m = nullptr;
     if (p.mask) {
-        m = ggml_new_tensor_4d(c.ctx, GGML_TYPE_F16, p.n_kv, p.n_q + p.mask_pad, p.mask == 2 ? p.n_head : 1, 1);
+        m = ggml_new_tensor_4d(c.ctx, GGML_TYPE_F16, p.n_kv, p.n_q + p.mask_pad, p.mask == 2 ? p.n_head : 1, p.mask_batch ? p.ne3 : 1);
         for (int64_t i3 = 0; i3 < m->ne[3]; ++i3)
             for (int64_t i2 = 0; i2 < m->ne[2]; ++i2)
                 for (int64_t i1 = 0; i1 < m->ne[1]; ++i1)
@@ -150,6 +151,7 @@ static std::string describe(const Fa &p) {
     if (p.mask && p.causal) s += " causal";
     if (p.masked_rows) s += kt::fmt(" %d rows all -inf", p.masked_rows);
     if (p.mask_pad) s += kt::fmt(" mask+%lld rows", (long long)p.mask_pad);
+    if (p.mask_batch) s += " mask/batch";
     if (p.softcap != 0.0f) s += kt::fmt(" softcap=%g", p.softcap);
     if (p.max_bias != 0.0f) s += kt::fmt(" alibi=%g", p.max_bias);
     if (p.sinks) s += " sinks";
@@ -159,7 +161,13 @@ static std::string describe(const Fa &p) {
     a.q.ne[0] = (size_t)p.dk, a.q.ne[1] = (size_t)p.n_q, a.q.ne[2] = (size_t)p.n_head, a.q.ne[3] = (size_t)p.ne3;
     a.kv_type = (uint32_t)p.kv, a.k.ne[0] = (size_t)p.dk, a.k.ne[2] = (size_t)p.n_head_kv, a.v.ne[0] = (size_t)p.dv, a.v.ne[2] = (size_t)p.n_head_kv;
     const auto kl = op_gpu(a);
-    s += kt::fmt(" [%u warps, grid %ux%ux%u]", kl.second.block.x / 32, kl.second.grid.x, kl.second.grid.y, kl.second.grid.z);
+    const size_t d = std::max(p.dk, p.dv), dmax = d <= 64 ? 64 : d <= 128 ? 128 : d <= 256 ? 256 : d <= 512 ? 512 : 576;
+    size_t r = 0;
+    for (size_t rr : {1, 2, 4, 8}) {
+        if (gpu_kernel(a.kv_type, dmax, rr) == kl.first) r = rr;
+    }
+    s += kt::fmt(" [d%zu_r%zu, %u warps, grid %ux%ux%u]", dmax, r, kl.second.block.x / 32, kl.second.grid.x, kl.second.grid.y,
+                 kl.second.grid.z);
     return s;
 }
 
@@ -248,6 +256,25 @@ KT_CASES(flash_attn_ext) {
         p.n_q = 8;
         add(p);
         p.dk = p.dv = 512, p.n_q = 2, p.kv = GGML_TYPE_BF16;
+        add(p);
+    }
+    {
+        // The remaining launch shapes (every d<Dmax>_r<R> kernel runs at least once): rows per
+        // block from GQA groups and positions, many blocks through batches (ne3).
+        Fa p;
+        p.n_kv = 40, p.mask = 1;
+        p.kv = GGML_TYPE_BF16, p.dk = p.dv = 64, p.n_q = 1, p.n_head = 8, p.n_head_kv = 4, p.ne3 = 16; // d64_r2: G = 2
+        add(p);
+        p.kv = GGML_TYPE_F32, p.n_q = 4, p.n_head = p.n_head_kv = 16, p.ne3 = 4, p.mask_batch = true; // d64_r4: 4 positions
+        add(p);
+        p.mask_batch = false;
+        p.kv = GGML_TYPE_F16, p.dk = p.dv = 128, p.n_q = 2, p.n_head = p.n_head_kv = 32, p.ne3 = 2, p.sinks = true; // d128_r2
+        add(p);
+        p.kv = GGML_TYPE_BF16, p.dk = p.dv = 256, p.sinks = false, p.softcap = 20.0f; // d256_r2
+        add(p);
+        p.kv = GGML_TYPE_F32, p.dk = p.dv = 512, p.softcap = 0.0f, p.n_q = 8, p.n_head = 16, p.n_head_kv = 1, p.ne3 = 1; // d512_r2
+        add(p);
+        p.kv = GGML_TYPE_BF16, p.dk = 576, p.n_q = 1; // d576_r1, BF16
         add(p);
     }
     for (const Fa &p : all) {

@@ -3,7 +3,8 @@
 //   kernels-cpu: N passed, N failed
 // Usage: kernels-cpu [-v] [-j JOBS] [-k SUBSTRING]
 //   -v: a line per case; -j: cases run in JOBS processes at once; -k: only the cases whose
-//   "op: name" contains SUBSTRING. Each case runs in its own process, so a crash or a ggml
+//   "op: name" contains SUBSTRING. KT_DUMP=N in the environment: each case also lists the N
+//   elements farthest from the reference. Each case runs in its own process, so a crash or a ggml
 //   assertion fails that case only.
 #include "harness.h"
 
@@ -348,6 +349,8 @@ void Case::run_erased(ggml_tensor *out, const Launch &l, const Written &written,
         }
         runs[order].assign(lo, hi);
         const char *m = data;
+        const long dump = getenv("KT_DUMP") ? atol(getenv("KT_DUMP")) : 0;
+        std::vector<std::pair<double, std::string>> worst;
         size_t unwritten = 0, n = 0, n_nan = 0, n_inf = 0;
         double num = 0.0, den = 0.0;
         std::string first_bad;
@@ -379,7 +382,17 @@ void Case::run_erased(ggml_tensor *out, const Launch &l, const Written &written,
             const double d = (double)a - (double)b;
             num += d * d;
             den += (double)a * a;
+            if (dump && order == 0) {
+                worst.push_back({std::fabs(d), fmt("[%lld,%lld,%lld,%lld] ref %.9g kernel %.9g diff %.3g", (long long)i0, (long long)i1,
+                                                  (long long)i2, (long long)i3, a, b, d)});
+            }
         });
+        if (dump && order == 0) { // KT_DUMP=N: the N elements farthest from the reference
+            std::sort(worst.begin(), worst.end(), [](const auto &x, const auto &y) { return x.first > y.first; });
+            for (size_t i = 0; i < worst.size() && i < (size_t)dump; ++i) {
+                msgs.push_back("dump " + worst[i].second);
+            }
+        }
         n_elems = n;
         const double e = den > 0.0 ? num / den : (num > 0.0 ? INFINITY : 0.0);
         nmse = std::max(nmse, e);

@@ -63,25 +63,6 @@ KT_KERNEL(ucn_repeat_b16, ucn_repeat_args)
 KT_FA_SHAPES(KT_FA_DECL)
 #endif
 #ifdef UCN_EMU_HAVE_MUL_MAT
-// ucn_mul_mat_vec_<type>_<columns>, ucn_mul_mat_mma_<type>, ucn_mul_mat_generic
-#define KT_MM_DECL(t)                                                                                                  \
-    KT_KERNEL(ucn_mul_mat_vec_##t##_1, ucn_mul_mat_args)                                                               \
-    KT_KERNEL(ucn_mul_mat_vec_##t##_2, ucn_mul_mat_args)                                                               \
-    KT_KERNEL(ucn_mul_mat_vec_##t##_4, ucn_mul_mat_args)                                                               \
-    KT_KERNEL(ucn_mul_mat_vec_##t##_8, ucn_mul_mat_args)                                                               \
-    KT_KERNEL(ucn_mul_mat_mma_##t, ucn_mul_mat_args)
-KT_MM_DECL(f32)
-KT_MM_DECL(f16)
-KT_MM_DECL(bf16)
-KT_MM_DECL(q4_0)
-KT_MM_DECL(q5_0)
-KT_MM_DECL(q8_0)
-KT_MM_DECL(q4_K)
-KT_MM_DECL(q5_K)
-KT_MM_DECL(q6_K)
-KT_KERNEL(ucn_mul_mat_generic, ucn_mul_mat_args)
-#endif
-#ifdef UCN_EMU_HAVE_MUL_MAT
 // ucn_mul_mat_vec_<type>_<nc>, ucn_mul_mat_mma_<type>, ucn_mul_mat_generic
 #define KT_MM_TYPES(X) X(f32) X(f16) X(bf16) X(q4_0) X(q5_0) X(q8_0) X(q4_K) X(q5_K) X(q6_K)
 #define KT_MM_DECL(T)                                                                                                      \

@@ -181,6 +181,12 @@ KT_CASES(mul_mat) {
             p.n = n;
             all.push_back(p);
         }
+        // long rows: K split over 8 (32 warp steps) and over 4 warps (8 steps)
+        const int64_t step = blk == 1 ? 256 : t == GGML_TYPE_Q6_K ? 2048 : 1024;
+        p.k = 32 * step, p.m = 40, p.n = 1; // (40 rows: an NMSE over 5 rows swings with ggml-cpu's own Q8_K rounding)
+        all.push_back(p);
+        p.k = 8 * step, p.n = 5;
+        all.push_back(p);
         // a K tail: not a whole warp step, odd rows (quantized rows off the 16-byte grid)
         p.k = kq ? 768 : blk == 1 ? 300 : 96, p.m = 13, p.n = 1;
         all.push_back(p);
