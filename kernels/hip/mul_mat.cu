@@ -118,9 +118,27 @@ static __device__ __forceinline__ uint32_t ucn_spread4(uint32_t b) {
     return ((b & 0xFu) * 0x02040810u) & 0x10101010u;
 }
 
-// Byte i of w as a float (0..255).
-static __device__ __forceinline__ float ucn_u8_to_f32(uint32_t w, int i) {
-    return __uint_as_float(0x4B000000u | ((w >> (8 * i)) & 0xFFu)) - 8388608.0f;
+// Bytes I and I + 1 of w (I = 0 or 2) as the f16 pair (1024 + b_I, 1024 + b_I+1): one byte
+// permute with 0x64 (the high byte of 1024.0 in f16) as the fill.
+template <int I>
+static __device__ __forceinline__ uint32_t ucn_bytes_h2_1024(uint32_t w) {
+#if defined(UCN_HIP) && defined(__HIP_DEVICE_COMPILE__)
+    return __builtin_amdgcn_perm(0x64646464u, w, I == 0 ? 0x04010400u : 0x04030402u);
+#elif defined(__CUDA_ARCH__)
+    return __byte_perm(w, 0x64646464u, I == 0 ? 0x4140u : 0x4342u);
+#else
+    return ((w >> (8 * I)) & 0xFFu) | (((w >> (8 * I + 8)) & 0xFFu) << 16) | 0x64006400u;
+#endif
+}
+static __device__ __forceinline__ __half2 ucn_u32_h2(uint32_t u) {
+    __half2 h;
+    memcpy(&h, &u, 4);
+    return h;
+}
+static __device__ __forceinline__ uint32_t ucn_h2_u32(__half2 h) {
+    uint32_t u;
+    memcpy(&u, &h, 4);
+    return u;
 }
 
 static __device__ __forceinline__ uint32_t ucn_pack_f16x2(float lo, float hi) {
@@ -804,7 +822,6 @@ static __device__ __forceinline__ void ucn_mul_mat_vec_f(const ucn_mul_mat_args 
 // ---- mat-mat on the matrix cores ----------------------------------------------------------------
 
 #define UCN_MMA_BM 128
-#define UCN_MMA_BN 64
 #define UCN_MMA_BK 32
 #define UCN_MMA_LD (UCN_MMA_BK + 8) // shared-memory row: 40 halves (80 bytes, no bank conflicts)
 
@@ -824,21 +841,19 @@ struct ucn_mma_w {
             T::template load<false>(r, b, (int)(k % T::QK));
         }
     }
+    // In f16 pairs: q as 1024 + q by a byte permute, minus 1024 (exact), then A * q + B. A and B
+    // rounded to f16 (relative 2^-11; the weights end up in f16 anyway).
     static __device__ __forceinline__ void convert(const raw &r, size_t k, uint32_t (&h)[8]) {
         uint32_t q[4];
         float A, B;
         T::decode(r, (int)(k % T::QK), q, A, B);
+        const __half2 a2 = __float2half2_rn(A), b2 = __float2half2_rn(B);
+        const __half2 off = __float2half2_rn(T::SIGNED ? -1152.0f : -1024.0f); // signed: bytes + 128
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
             const uint32_t w = T::SIGNED ? q[i] ^ 0x80808080u : q[i];
-            const float off = T::SIGNED ? 128.0f : 0.0f;
-            float f[4];
-#pragma unroll
-            for (int j = 0; j < 4; ++j) {
-                f[j] = fmaf(A, ucn_u8_to_f32(w, j) - off, B);
-            }
-            h[2 * i] = ucn_pack_f16x2(f[0], f[1]);
-            h[2 * i + 1] = ucn_pack_f16x2(f[2], f[3]);
+            h[2 * i] = ucn_h2_u32(__hfma2(__hadd2(ucn_u32_h2(ucn_bytes_h2_1024<0>(w)), off), a2, b2));
+            h[2 * i + 1] = ucn_h2_u32(__hfma2(__hadd2(ucn_u32_h2(ucn_bytes_h2_1024<2>(w)), off), a2, b2));
         }
     }
 };
@@ -896,18 +911,23 @@ struct ucn_mma_wf {
 
 // The two buffers of the weight (As) and x (Bs) tiles as f16, rows of k; each 16-row tile of
 // them starts 32-byte aligned (wmma's requirement).
+template <int BN>
 struct alignas(32) ucn_mma_smem {
     uint16_t As[2][UCN_MMA_BM * UCN_MMA_LD];
-    uint16_t Bs[2][UCN_MMA_BN * UCN_MMA_LD];
+    uint16_t Bs[2][BN * UCN_MMA_LD];
 };
 
-// FAST: x 16-byte aligned, the weights where the format needs it, K a multiple of 32: every load
-// unconditional (rows and columns past the matrix load the last one and store zeros).
-template <class W, bool FAST>
+// One block: a 128 x BN tile of dst (BN = 64 or 128), 8 warps as 4 (rows) x 2 (columns), each
+// 32 x BN/2 (2 x BN/32 matrix-core tiles). FAST: x 16-byte aligned, the weights where the format
+// needs it, K a multiple of 32: every load unconditional (rows and columns past the matrix load
+// the last one). Otherwise checked loads and zeros past the edges and K.
+template <class W, int BN, bool FAST>
 static __device__ __forceinline__ void ucn_mul_mat_mma_body(const ucn_mul_mat_args &a, const ucn_ptrs &p,
-                                                            uint16_t (&As)[2][UCN_MMA_BM * UCN_MMA_LD],
-                                                            uint16_t (&Bs)[2][UCN_MMA_BN * UCN_MMA_LD]) {
-    constexpr int BM = UCN_MMA_BM, BN = UCN_MMA_BN, BK = UCN_MMA_BK, LD = UCN_MMA_LD;
+                                                            ucn_mma_smem<BN> &sm) {
+    constexpr int BM = UCN_MMA_BM, BK = UCN_MMA_BK, LD = UCN_MMA_LD;
+    constexpr int NF = BN / 32;        // matrix-core tiles per warp along the columns
+    constexpr int XT = 256 / BN;       // threads per x column
+    constexpr int XE = BK / XT;        // x elements per thread and k step (8 or 16)
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int wm = warp & 3, wn = warp >> 2;
     const size_t K = a.src0.ne[0], M = a.src0.ne[1];
@@ -921,24 +941,24 @@ static __device__ __forceinline__ void ucn_mul_mat_mma_body(const ucn_mul_mat_ar
     const size_t tile_m = (size_t)blockIdx.y * BM, tile_n = (size_t)blockIdx.x * BN;
 
     // Loading roles. Weights: thread t -> row t / 2, weights 16 * (t % 2) .. +16 of the k step.
-    // x: thread t -> column t / 4, elements 8 * (t % 4) .. +8.
+    // x: thread t -> column t / XT, elements XE * (t % XT) .. +XE.
     const int ra = tid >> 1, ka = 16 * (tid & 1);
     const bool a_ok = tile_m + ra < M;
     const uint8_t *arow = w0 + (a_ok ? tile_m + ra : M - 1) * a.src0.nb[1];
     const bool wa16 = (((uintptr_t)p.src[0] | a.src0.nb[1] | a.src0.nb[2] | a.src0.nb[3]) & 15) == 0;
-    const int cb = tid >> 2, kb = 8 * (tid & 3);
+    const int cb = tid / XT, kb = XE * (tid % XT);
     const bool b_ok = tile_n + cb < N;
     const float *xcol = (const float *)(x0 + (b_ok ? tile_n + cb : N - 1) * a.src1.nb[1]);
     const bool xa16 = (((uintptr_t)p.src[1] | a.src1.nb[1] | a.src1.nb[2] | a.src1.nb[3]) & 15) == 0;
 
     typename W::raw wraw = {}; // rows past the matrix (checked loads) leave it as it is
-    float xv[8];
+    float xv[XE];
     const size_t nk = (K + BK - 1) / BK;
-    ucn_mma_c acc[2][2];
+    ucn_mma_c acc[2][NF];
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
 #pragma unroll
-        for (int j = 0; j < 2; ++j) {
+        for (int j = 0; j < NF; ++j) {
             ucn_mma_zero(acc[i][j]);
         }
     }
@@ -948,16 +968,28 @@ static __device__ __forceinline__ void ucn_mul_mat_mma_body(const ucn_mul_mat_ar
         const size_t k0_ = (kt) * BK;                                                                         \
         if (FAST) {                                                                                           \
             W::template load<true>(wraw, arow, k0_ + ka, K, true);                                            \
-            ucn_load_x8_a16(xcol, k0_ + kb, xv);                                                              \
+            for (int i_ = 0; i_ < XE; i_ += 8) {                                                              \
+                float t_[8];                                                                                  \
+                ucn_load_x8_a16(xcol, k0_ + kb + i_, t_);                                                     \
+                for (int j_ = 0; j_ < 8; ++j_) {                                                              \
+                    xv[i_ + j_] = t_[j_];                                                                     \
+                }                                                                                             \
+            }                                                                                                 \
         } else {                                                                                              \
             if (a_ok) {                                                                                       \
                 W::template load<false>(wraw, arow, k0_ + ka, K, wa16);                                       \
             }                                                                                                 \
             const size_t k_ = k0_ + kb;                                                                       \
-            if (b_ok && xa16 && k_ + 8 <= K) {                                                                \
-                ucn_load_x8_a16(xcol, k_, xv);                                                                \
+            if (b_ok && xa16 && k_ + XE <= K) {                                                               \
+                for (int i_ = 0; i_ < XE; i_ += 8) {                                                          \
+                    float t_[8];                                                                              \
+                    ucn_load_x8_a16(xcol, k_ + i_, t_);                                                       \
+                    for (int j_ = 0; j_ < 8; ++j_) {                                                          \
+                        xv[i_ + j_] = t_[j_];                                                                 \
+                    }                                                                                         \
+                }                                                                                             \
             } else {                                                                                          \
-                for (int i_ = 0; i_ < 8; ++i_) {                                                              \
+                for (int i_ = 0; i_ < XE; ++i_) {                                                             \
                     xv[i_] = b_ok && k_ + i_ < K ? xcol[k_ + i_] : 0.0f;                                      \
                 }                                                                                             \
             }                                                                                                 \
@@ -967,18 +999,21 @@ static __device__ __forceinline__ void ucn_mul_mat_mma_body(const ucn_mul_mat_ar
     do {                                                                                                      \
         uint32_t h_[8];                                                                                       \
         W::convert(wraw, (kt) * BK + ka, h_);                                                                 \
-        /* FAST: a row or column past the matrix holds a copy of the last one; it only reaches  */ \
-        /* outputs that are not written. Otherwise zeros (the K tail needs them in both).         */ \
-        const bool za_ = !FAST && !a_ok, zb_ = !FAST && !b_ok;                                                 \
-        uint4 *da_ = (uint4 *)(As[buf] + ra * LD + ka);                                                       \
-        da_[0] = za_ ? ucn_u4(0, 0, 0, 0) : ucn_u4(h_[0], h_[1], h_[2], h_[3]);                       \
-        da_[1] = za_ ? ucn_u4(0, 0, 0, 0) : ucn_u4(h_[4], h_[5], h_[6], h_[7]);                       \
-        uint4 *db_ = (uint4 *)(Bs[buf] + cb * LD + kb);                                                       \
-        *db_ = zb_ ? ucn_u4(0, 0, 0, 0)                                                                   \
-                   : ucn_u4(ucn_pack_f16x2(ucn_clamp_f16(xv[0]), ucn_clamp_f16(xv[1])),                   \
-                                ucn_pack_f16x2(ucn_clamp_f16(xv[2]), ucn_clamp_f16(xv[3])),                   \
-                                ucn_pack_f16x2(ucn_clamp_f16(xv[4]), ucn_clamp_f16(xv[5])),                   \
-                                ucn_pack_f16x2(ucn_clamp_f16(xv[6]), ucn_clamp_f16(xv[7])));                  \
+        /* FAST: a row or column past the matrix holds a copy of the last one; it only reaches  */           \
+        /* outputs that are not written. Otherwise zeros (the K tail needs them in both).        */           \
+        const bool za_ = !FAST && !a_ok, zb_ = !FAST && !b_ok;                                                \
+        uint4 *da_ = (uint4 *)(sm.As[buf] + ra * LD + ka);                                                    \
+        da_[0] = za_ ? ucn_u4(0, 0, 0, 0) : ucn_u4(h_[0], h_[1], h_[2], h_[3]);                               \
+        da_[1] = za_ ? ucn_u4(0, 0, 0, 0) : ucn_u4(h_[4], h_[5], h_[6], h_[7]);                               \
+        uint4 *db_ = (uint4 *)(sm.Bs[buf] + cb * LD + kb);                                                    \
+        for (int i_ = 0; i_ < XE / 8; ++i_) {                                                                 \
+            const float *v_ = xv + 8 * i_;                                                                    \
+            db_[i_] = zb_ ? ucn_u4(0, 0, 0, 0)                                                                \
+                          : ucn_u4(ucn_pack_f16x2(ucn_clamp_f16(v_[0]), ucn_clamp_f16(v_[1])),                \
+                                   ucn_pack_f16x2(ucn_clamp_f16(v_[2]), ucn_clamp_f16(v_[3])),                \
+                                   ucn_pack_f16x2(ucn_clamp_f16(v_[4]), ucn_clamp_f16(v_[5])),                \
+                                   ucn_pack_f16x2(ucn_clamp_f16(v_[6]), ucn_clamp_f16(v_[7])));               \
+        }                                                                                                     \
     } while (0)
 
     if (nk > 0) {
@@ -991,20 +1026,23 @@ static __device__ __forceinline__ void ucn_mul_mat_mma_body(const ucn_mul_mat_ar
         // The next step's loads (the last step reloads itself; its store goes to the idle buffer).
         const size_t kn = kt + 1 < nk ? kt + 1 : kt;
         UCN_MMA_FETCH(kn);
-        const uint16_t *as = As[cur] + wm * 32 * LD, *bs = Bs[cur] + wn * 32 * LD;
+        const uint16_t *as = sm.As[cur] + wm * 32 * LD, *bs = sm.Bs[cur] + wn * (BN / 2) * LD;
 #pragma unroll
         for (int kk = 0; kk < BK; kk += 16) {
             ucn_mma_a fa[2];
-            ucn_mma_b fb[2];
+            ucn_mma_b fb[NF];
 #pragma unroll
             for (int i = 0; i < 2; ++i) {
                 ucn_mma_load_a(fa[i], as + 16 * i * LD + kk, LD);
-                ucn_mma_load_b(fb[i], bs + 16 * i * LD + kk, LD);
+            }
+#pragma unroll
+            for (int j = 0; j < NF; ++j) {
+                ucn_mma_load_b(fb[j], bs + 16 * j * LD + kk, LD);
             }
 #pragma unroll
             for (int i = 0; i < 2; ++i) {
 #pragma unroll
-                for (int j = 0; j < 2; ++j) {
+                for (int j = 0; j < NF; ++j) {
                     ucn_mma(acc[i][j], fa[i], fb[j]);
                 }
             }
@@ -1016,18 +1054,18 @@ static __device__ __forceinline__ void ucn_mul_mat_mma_body(const ucn_mul_mat_ar
 #undef UCN_MMA_STORE
 
     // Each 16 x 16 result through a per-warp shared scratch (column-major), then to dst.
-    float *scratch = (float *)As[0] + warp * 256;
+    float *scratch = (float *)sm.As[0] + warp * 256;
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
 #pragma unroll
-        for (int j = 0; j < 2; ++j) {
+        for (int j = 0; j < NF; ++j) {
             ucn_mma_store_c(scratch, 16, acc[i][j]);
             ucn_syncwarp();
             const size_t m = tile_m + wm * 32 + 16 * i + (lane & 15);
 #pragma unroll
             for (int t = 0; t < 8; ++t) {
                 const int nl = (lane >> 4) + 2 * t;
-                const size_t n = tile_n + wn * 32 + 16 * j + nl;
+                const size_t n = tile_n + wn * (BN / 2) + 16 * j + nl;
                 if (m < M && n < N) {
                     *(float *)((char *)p.dst + m * a.dst.nb[0] + n * a.dst.nb[1] + i12 * a.dst.nb[2] + i13 * a.dst.nb[3]) =
                         scratch[nl * 16 + (lane & 15)];
@@ -1038,11 +1076,10 @@ static __device__ __forceinline__ void ucn_mul_mat_mma_body(const ucn_mul_mat_ar
     }
 }
 
-// Grid (ceil(ne11 / 64), ceil(ne01 / 128), ne12 * ne13), 256 threads. Warp w computes rows
-// 32 * (w % 4) .. +32 and columns 32 * (w / 4) .. +32 of the block's 128 x 64 tile.
-template <class W>
+// Grid (ceil(ne11 / BN), ceil(ne01 / 128), ne12 * ne13), 256 threads.
+template <class W, int BN>
 static __device__ __forceinline__ void ucn_mul_mat_mma(const ucn_mul_mat_args &a, const ucn_ptrs &p) {
-    __shared__ ucn_mma_smem sm;
+    __shared__ ucn_mma_smem<BN> sm;
     const size_t K = a.src0.ne[0];
     if (blockIdx.z >= a.src1.ne[2] * a.src1.ne[3] || a.src0.ne[1] == 0 || a.src1.ne[1] == 0) {
         return;
@@ -1050,9 +1087,9 @@ static __device__ __forceinline__ void ucn_mul_mat_mma(const ucn_mul_mat_args &a
     const bool wa16 = (((uintptr_t)p.src[0] | a.src0.nb[1] | a.src0.nb[2] | a.src0.nb[3]) & 15) == 0;
     const bool xa16 = (((uintptr_t)p.src[1] | a.src1.nb[1] | a.src1.nb[2] | a.src1.nb[3]) & 15) == 0;
     if (xa16 && (wa16 || !W::NEEDS_A16) && K % UCN_MMA_BK == 0) {
-        ucn_mul_mat_mma_body<W, true>(a, p, sm.As, sm.Bs);
+        ucn_mul_mat_mma_body<W, BN, true>(a, p, sm);
     } else {
-        ucn_mul_mat_mma_body<W, false>(a, p, sm.As, sm.Bs);
+        ucn_mul_mat_mma_body<W, BN, false>(a, p, sm);
     }
 }
 
@@ -1150,7 +1187,10 @@ UCN_KERNEL void __launch_bounds__(256) ucn_mul_mat_generic(const ucn_mul_mat_arg
     }
 #define UCN_MMA(name, W)                                                                                  \
     UCN_KERNEL void __launch_bounds__(256) ucn_mul_mat_mma_##name(const ucn_mul_mat_args a, const ucn_ptrs p) { \
-        ucn_mul_mat_mma<W>(a, p);                                                                         \
+        ucn_mul_mat_mma<W, 64>(a, p);                                                                     \
+    }                                                                                                     \
+    UCN_KERNEL void __launch_bounds__(256) ucn_mul_mat_mma128_##name(const ucn_mul_mat_args a, const ucn_ptrs p) { \
+        ucn_mul_mat_mma<W, 128>(a, p);                                                                    \
     }
 #define UCN_MMV_Q_ALL(name, T) UCN_MMV_Q(name, T, 1) UCN_MMV_Q(name, T, 2) UCN_MMV_Q(name, T, 4) UCN_MMV_Q(name, T, 8)
 #define UCN_MMV_F_ALL(name, TY) UCN_MMV_F(name, TY, 1) UCN_MMV_F(name, TY, 2) UCN_MMV_F(name, TY, 4) UCN_MMV_F(name, TY, 8)

@@ -44,32 +44,36 @@ pub fn select(node: &Tensor) -> Option<Args> {
 ///   8 warps per block as (32, ks, 8 / ks) threads, each group of ks warps owning
 ///   `vec_rows(type, nc)` rows and splitting K; ks doubles (up to 8) while the grid has fewer
 ///   than 1024 blocks and each warp keeps at least two steps of K (each block quantizes all of x);
-/// - ne11 > 8 (prefill): `ucn_mul_mat_mma_<type>`, 128 x 64 tiles on the matrix cores;
+/// - ne11 > 8 (prefill): `ucn_mul_mat_mma_<type>`, 128 x 64 tiles on the matrix cores
+///   (`UNICORN_MUL_MAT=mma128`: `ucn_mul_mat_mma128_<type>`, 128 x 128 tiles, for n > 64);
 /// - otherwise (a grid past its limits) or with `UNICORN_MUL_MAT=generic`:
 ///   `ucn_mul_mat_generic`, one warp per output.
 pub fn gpu(a: &Args) -> Option<Launch> {
     let [k, m, ..] = a.src0.ne;
     let [_, n, ne12, ne13] = a.src1.ne;
     let batch = ne12 * ne13;
-    if !force_generic() {
+    let choice = choice();
+    if choice != Choice::Generic {
         if n <= 8 {
             if let Some(l) = gpu_vec(a.weight_type, k, m, n, batch) {
                 return Some(l);
             }
-        } else if let Some(name) = kernel_name(a.weight_type, "mma", 0) {
+        } else {
+            let (kind, bn) = if choice == Choice::Mma128 && n > 64 { ("mma128", 128) } else { ("mma", 64) };
             let tiles_m = m.div_ceil(MMA_BM).max(1);
-            if tiles_m <= MAX_GRID_YZ && batch.max(1) <= MAX_GRID_YZ {
-                let grid = [u32::try_from(n.div_ceil(MMA_BN)).ok()?, tiles_m as u32, batch.max(1) as u32];
-                return Some(Launch { kernel: name, grid, block: [256, 1, 1], shared: 0 });
+            if let Some(name) = kernel_name(a.weight_type, kind, 0) {
+                if tiles_m <= MAX_GRID_YZ && batch.max(1) <= MAX_GRID_YZ {
+                    let grid = [u32::try_from(n.div_ceil(bn)).ok()?, tiles_m as u32, batch.max(1) as u32];
+                    return Some(Launch { kernel: name, grid, block: [256, 1, 1], shared: 0 });
+                }
             }
         }
     }
     Launch::rows(c"ucn_mul_mat_generic", 256, m.div_ceil(8).max(1), n * batch)
 }
 
-/// Output tile of the matrix-core kernel (UCN_MMA_BM x UCN_MMA_BN in mul_mat.cu).
+/// Output rows of a matrix-core tile (UCN_MMA_BM in mul_mat.cu; its columns: 64 or 128).
 const MMA_BM: usize = 128;
-const MMA_BN: usize = 64;
 
 /// Rows per warp of the mat-vec kernels (UCN_MMV_ROWS in mul_mat.cu): two for one column and
 /// units of 32 weights (every type but Q6_K, whose lane units hold 64), else one.
@@ -116,6 +120,7 @@ fn kernel_name(ty: u32, kind: &str, nc: usize) -> Option<&'static CStr> {
                 ("vec", 4) => Some(concat!("ucn_mul_mat_vec_", $t, "_4\0")),
                 ("vec", 8) => Some(concat!("ucn_mul_mat_vec_", $t, "_8\0")),
                 ("mma", _) => Some(concat!("ucn_mul_mat_mma_", $t, "\0")),
+                ("mma128", _) => Some(concat!("ucn_mul_mat_mma128_", $t, "\0")),
                 _ => None,
             }
         };
@@ -135,11 +140,23 @@ fn kernel_name(ty: u32, kind: &str, nc: usize) -> Option<&'static CStr> {
     name.and_then(|s| CStr::from_bytes_with_nul(s.as_bytes()).ok())
 }
 
-/// `UNICORN_MUL_MAT=generic`: every MUL_MAT on the GPU through the simple fallback kernel (to
-/// tell a fast kernel's fault from the rest). Read once.
-fn force_generic() -> bool {
-    static GENERIC: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *GENERIC.get_or_init(|| std::env::var("UNICORN_MUL_MAT").is_ok_and(|v| v == "generic"))
+/// `UNICORN_MUL_MAT`: `generic` runs every MUL_MAT through the simple fallback kernel (to tell a
+/// fast kernel's fault from the rest); `mma128` takes 128 x 128 tiles for prefill (fewer
+/// dequantizations per product, one block per multiprocessor: a measurement to make). Read once.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Choice {
+    Default,
+    Generic,
+    Mma128,
+}
+
+fn choice() -> Choice {
+    static CHOICE: std::sync::OnceLock<Choice> = std::sync::OnceLock::new();
+    *CHOICE.get_or_init(|| match std::env::var("UNICORN_MUL_MAT").as_deref() {
+        Ok("generic") => Choice::Generic,
+        Ok("mma128") => Choice::Mma128,
+        _ => Choice::Default,
+    })
 }
 
 /// Whether ggml-cpu (AVX2) hands this product to llamafile's tinyBLAS rather than `vec_dot`:
@@ -323,7 +340,7 @@ mod tests {
             for nc in [1, 2, 4, 8] {
                 assert!(kernel_name(t, "vec", nc).is_some());
             }
-            assert!(kernel_name(t, "mma", 0).is_some());
+            assert!(kernel_name(t, "mma", 0).is_some() && kernel_name(t, "mma128", 0).is_some());
         }
     }
 }
