@@ -17,6 +17,7 @@
 #include <cfloat>
 #include <map>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -121,6 +122,9 @@ void guarded_free_all() {
     g_guarded.clear();
 }
 
+// Limits of a case's process: CPU time (a kernel that never ends), and wall time as a backstop.
+constexpr unsigned CASE_CPU_S = 60, CASE_WALL_S = 600;
+
 void on_crash(int sig, siginfo_t *si, void *) {
     char buf[1024];
     int n = snprintf(buf, sizeof buf, "\nkernels-cpu: signal %d (%s) in case: %s\n", sig, strsignal(sig), g_current ? g_current : "(none)");
@@ -135,8 +139,9 @@ void on_crash(int sig, siginfo_t *si, void *) {
             }
         }
     }
-    if (sig == SIGALRM) {
-        n += snprintf(buf + n, sizeof buf - n, "kernels-cpu: the case ran longer than its time limit\n");
+    if (sig == SIGALRM || sig == SIGXCPU) {
+        n += snprintf(buf + n, sizeof buf - n, "kernels-cpu: the case ran past its %s limit (%u s)\n", sig == SIGXCPU ? "CPU time" : "wall time",
+                      sig == SIGXCPU ? CASE_CPU_S : CASE_WALL_S);
     }
     if (g_result_fd >= 0) { // the case's result: a header of zeros (failed), then these lines
         char r[1200];
@@ -430,17 +435,18 @@ struct Result {
     std::string msgs;
 };
 
-constexpr unsigned CASE_TIMEOUT_S = 120;
 
 // Runs case d in this (child) process and writes its Result to fd.
 [[noreturn]] void child(const kt::CaseDef &d, const std::string &full, int fd) {
     struct sigaction sa = {};
     sa.sa_sigaction = kt::on_crash;
     sa.sa_flags = SA_SIGINFO;
-    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGALRM}) {
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGALRM, SIGXCPU}) {
         sigaction(sig, &sa, nullptr);
     }
-    alarm(CASE_TIMEOUT_S);
+    const rlimit cpu = {kt::CASE_CPU_S, kt::CASE_CPU_S + 5};
+    setrlimit(RLIMIT_CPU, &cpu);
+    alarm(kt::CASE_WALL_S);
     kt::g_current = full.c_str();
     kt::g_result_fd = fd;
     timespec c0, c1;
