@@ -528,6 +528,17 @@ static __device__ __forceinline__ void ucn_mul_mat_vec_q_body(const ucn_mul_mat_
     if (MODE == UCN_STAGED16 && s < NS) {
         ucn_stage_fetch<R, NV>(pre, wrow, s, S, row_bytes, lane);
     }
+    // DIRECT: the first step's units, loaded before x is quantized (their latency overlaps it).
+    typename T::unit_raw first[R];
+    bool have_first = false;
+    if (MODE == UCN_DIRECT && s < NS) {
+        const int u = ucn_min(s * 32 + lane, NU - 1);
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+            T::template unit_load<true>(first[r], wrow[r] + (size_t)(u / T::UPB) * T::BB, u % T::UPB);
+        }
+        have_first = true;
+    }
     for (size_t k0 = 0; k0 < K; k0 += KC) {
         const int ng = (int)(ucn_min(K - k0, (size_t)KC) / 16); // x groups of this chunk
         __syncthreads(); // the previous chunk's x is no longer read
@@ -553,9 +564,17 @@ static __device__ __forceinline__ void ucn_mul_mat_vec_q_body(const ucn_mul_mat_
             const int c = u % T::UPB;
             typename T::unit_raw cur[R];
             if (MODE == UCN_DIRECT) {
+                if (have_first) {
 #pragma unroll
-                for (int r = 0; r < R; ++r) {
-                    T::template unit_load<true>(cur[r], wrow[r] + (size_t)(u / T::UPB) * T::BB, c);
+                    for (int r = 0; r < R; ++r) {
+                        cur[r] = first[r];
+                    }
+                    have_first = false;
+                } else {
+#pragma unroll
+                    for (int r = 0; r < R; ++r) {
+                        T::template unit_load<true>(cur[r], wrow[r] + (size_t)(u / T::UPB) * T::BB, c);
+                    }
                 }
             } else {
                 // The step's bytes [s * S, + nbytes) of each row into the warp's stage.
@@ -1177,12 +1196,33 @@ UCN_KERNEL void __launch_bounds__(256) ucn_mul_mat_generic(const ucn_mul_mat_arg
 
 // ---- the kernels ------------------------------------------------------------------------------
 
+// Blocks per multiprocessor the sm_90 register allocation aims at (ptxas: no spills at these);
+// HIP's second __launch_bounds__ argument means something else, so gfx1103 gets the first only.
+#if defined(UCN_CUDA)
+#define UCN_LAUNCH_BOUNDS(threads, blocks) __launch_bounds__(threads, blocks)
+#else
+#define UCN_LAUNCH_BOUNDS(threads, blocks) __launch_bounds__(threads)
+#endif
+// One column: 4 blocks of 8 warps (64 registers) where that does not spill, else 3 (80).
+#define UCN_MMV_MINB(name, nc) ((nc) == 1 ? UCN_MMV_MINB1_##name : 1)
+#define UCN_MMV_MINB1_f32 4
+#define UCN_MMV_MINB1_f16 4
+#define UCN_MMV_MINB1_bf16 4
+#define UCN_MMV_MINB1_q4_0 4
+#define UCN_MMV_MINB1_q5_0 4
+#define UCN_MMV_MINB1_q8_0 3
+#define UCN_MMV_MINB1_q4_K 4
+#define UCN_MMV_MINB1_q5_K 3
+#define UCN_MMV_MINB1_q6_K 4
+
 #define UCN_MMV_Q(name, T, nc)                                                                            \
-    UCN_KERNEL void __launch_bounds__(256) ucn_mul_mat_vec_##name##_##nc(const ucn_mul_mat_args a, const ucn_ptrs p) { \
+    UCN_KERNEL void UCN_LAUNCH_BOUNDS(256, UCN_MMV_MINB(name, nc))                                        \
+        ucn_mul_mat_vec_##name##_##nc(const ucn_mul_mat_args a, const ucn_ptrs p) {                       \
         ucn_mul_mat_vec_q<T, nc>(a, p);                                                                   \
     }
 #define UCN_MMV_F(name, TY, nc)                                                                           \
-    UCN_KERNEL void __launch_bounds__(256) ucn_mul_mat_vec_##name##_##nc(const ucn_mul_mat_args a, const ucn_ptrs p) { \
+    UCN_KERNEL void UCN_LAUNCH_BOUNDS(256, UCN_MMV_MINB(name, nc))                                        \
+        ucn_mul_mat_vec_##name##_##nc(const ucn_mul_mat_args a, const ucn_ptrs p) {                       \
         ucn_mul_mat_vec_f<TY, nc>(a, p);                                                                  \
     }
 #define UCN_MMA(name, W)                                                                                  \
