@@ -23,6 +23,20 @@ def cases(path: str) -> dict:
     return out
 
 
+# Bytes per weight of the types Unicorn runs (ggml block size / elements per block).
+BPW = {"f32": 4, "f16": 2, "bf16": 2, "q4_0": 18 / 32, "q5_0": 22 / 32, "q8_0": 34 / 32,
+       "q4_K": 144 / 256, "q5_K": 176 / 256, "q6_K": 210 / 256}
+
+
+def weight_gbps(case: str, us: float) -> float | None:
+    """Weight bytes streamed per second by a MUL_MAT with few columns (a mat-vec reads the
+    weight matrix once; activations and output are small beside it)."""
+    m = re.match(r"MUL_MAT\(type_a=(\w+),type_b=f32,m=(\d+),n=(\d+),k=(\d+)", case)
+    if not m or m[1] not in BPW or int(m[3]) > 8:
+        return None
+    return int(m[2]) * int(m[4]) * BPW[m[1]] / (us * 1e-6) / 1e9
+
+
 def short(case: str) -> str:
     keep = ("type_a", "m", "n", "k", "hsk", "nh", "nr", "kv", "nb", "type_K", "type", "ne")
     inner = case[case.index("(") + 1:-1]
@@ -45,9 +59,11 @@ def main() -> int:
         us_o = float(o["us"])
         us_p = float(p["us"]) if p else None
         bw = ""
-        if o["rate_unit"] == "GB/s" and copy:
-            bw = f"{100 * float(o['rate']) / copy:.0f}%"
-        rows.append((short(case), us_o, us_p, o["rate"] + " " + o["rate_unit"], bw))
+        gbps = float(o["rate"]) if o["rate_unit"] == "GB/s" else weight_gbps(case, us_o)
+        rate = o["rate"] + " " + o["rate_unit"] if gbps is None else f"{gbps:.0f} GB/s"
+        if gbps is not None and copy:
+            bw = f"{100 * gbps / copy:.0f}%"
+        rows.append((short(case), us_o, us_p, rate, bw))
     print(f"| case | Unicorn us | peer us | ratio (peer/ours) | Unicorn rate | of copy BW |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, uo, up, rate, bw in rows:
