@@ -2,6 +2,8 @@
 # Mutation check: does the test suite notice a one-ulp error in a reference kernel?
 #
 #   scripts/mutation-check.sh [OP ...]        (default: MUL_MAT FLASH_ATTN_EXT ROPE)
+#   scripts/mutation-check.sh NONE            (control: the same stages, nothing mutated;
+#                                             a test failing here fails for another reason)
 #
 # For each OP, a copy of the committed tree (git archive HEAD, in $UNICORN_MUTANT_DIR, default
 # /tmp/unicorn-mutants/<OP>) gets one deliberate change in that op's CPU reference kernel
@@ -9,7 +11,9 @@
 # (f32::from_bits(v.to_bits() + 1): one step away from zero). Nothing in the work tree changes.
 # The copy's plugin is built, laid out beside the cached llama.cpp tools, and judged by:
 #   1. the Rust unit tests (cargo test --release -p unicorn),
-#   2. test-backend-ops test on the op's device, for that op only,
+#   2. test-backend-ops test on the op's device, for that op only: with upstream's error bounds
+#      (tbo), and as scripts/test-backend-ops.sh runs it, exact against ggml-cpu's reference
+#      kernels for the CPU reference engine (tbo-exact, patches/0007),
 #   3. the integration tests (tests/integration, without test_reliability, whose runs stop
 #      before any token is computed, the generator's argument checks and the server load
 #      test, which takes minutes and compares only isolated answers).
@@ -25,14 +29,15 @@ limit=${UNICORN_MUTANT_TIMEOUT:-2400}   # seconds per stage
 
 # OP -> source file, the device that claims it, and the edit (python: exact text -> replacement;
 # the edit fails loudly if the kernel's text moved, so the check cannot silently test nothing).
-declare -A FILE=([MUL_MAT]=mul_mat.rs [FLASH_ATTN_EXT]=flash_attn_ext.rs [ROPE]=rope.rs)
-declare -A DEV=([MUL_MAT]=UNICORN_IGPU0 [FLASH_ATTN_EXT]=UNICORN_NPU0 [ROPE]=UNICORN_IGPU0)
+declare -A FILE=([MUL_MAT]=mul_mat.rs [FLASH_ATTN_EXT]=flash_attn_ext.rs [ROPE]=rope.rs [NONE]=mod.rs)
+declare -A DEV=([MUL_MAT]=UNICORN_IGPU0 [FLASH_ATTN_EXT]=UNICORN_NPU0 [ROPE]=UNICORN_IGPU0 [NONE]=UNICORN_IGPU0)
 mutate() {  # $1 = OP, $2 = file
   python3 - "$1" "$2" <<'EOF'
 import sys
 op, path = sys.argv[1], sys.argv[2]
 ULP = "f32::from_bits(({}).to_bits() + 1)"
 edits = {
+    "NONE": [],
     # every output element passes through DisjointRows::write (vec_dot and tinyBLAS paths)
     "MUL_MAT": [("unsafe { self.ptr.add(i).write(v) }", "unsafe { self.ptr.add(i).write(" + ULP.format("v") + ") }")],
     # the normalised output row
@@ -47,7 +52,7 @@ for old, new in edits:
         sys.exit(f"mutation-check: {path}: expected exactly one '{old}', found {src.count(old)}")
     src = src.replace(old, new)
 open(path, "w").write(src)
-print(f"mutated {path}: " + "; ".join(new for _, new in edits))
+print(f"mutated {path}: " + "; ".join(new for _, new in edits) if edits else "control: nothing mutated")
 EOF
 }
 
@@ -75,11 +80,16 @@ for op in "${ops[@]}"; do
   failed=$(grep -E '^    [a-z_:0-9]+$' "$dir/cargo-test.log" | sed 's/^ *//' | paste -sd' ' -)
   RESULT[$op,rust]=$([ $rc = 0 ] && echo "not caught" || echo "CAUGHT (exit $rc: ${failed:-see cargo-test.log})")
   # 2. test-backend-ops, the op alone
-  (cd "$dir" && UNICORN_EMULATE=1 timeout "$limit" build/bin/test-backend-ops test -b "${DEV[$op]}" -o "$op" -j "$(nproc)") \
+  tbo_op=$op; [ "$op" = NONE ] && tbo_op=SCALE
+  (cd "$dir" && UNICORN_EMULATE=1 timeout "$limit" build/bin/test-backend-ops test -b "${DEV[$op]}" -o "$tbo_op" -j "$(nproc)") \
     > "$dir/test-backend-ops.log" 2>&1
   rc=$?
   summary=$(grep -E '^ +[0-9]+/[0-9]+ tests passed' "$dir/test-backend-ops.log" | tail -1 | sed 's/^ *//')
   RESULT[$op,tbo]=$([ $rc = 0 ] && echo "not caught ($summary)" || echo "CAUGHT (exit $rc, $summary)")
+  (cd "$dir" && UNICORN_EMULATE=1 UNICORN_TBO_TIMEOUT=$limit bash scripts/test-backend-ops.sh "${DEV[$op]}" -o "$tbo_op") \
+    > "$dir/test-backend-ops-exact.log" 2>&1
+  rc=$?
+  RESULT[$op,tbo-exact]="$([ $rc = 0 ] && echo "not caught" || echo "CAUGHT"): $(tail -1 "$dir/test-backend-ops-exact.log")"
   # 3. integration tests
   (cd "$dir" && timeout "$limit" python3 -m pytest tests/integration -q -p no:cacheprovider \
      --ignore=tests/integration/test_reliability.py --ignore=tests/integration/test_server_load.py \
@@ -95,7 +105,7 @@ EOF
 )
   total=$(grep -oE '[0-9]+ (passed|failed|error)' "$dir/pytest.log" | tail -3 | paste -sd, -)
   RESULT[$op,pytest]=$([ $rc = 0 ] && echo "not caught ($total)" || echo "CAUGHT ($total): ${caught:-see pytest.log}")
-  for st in rust tbo pytest; do echo "  $op $st: ${RESULT[$op,$st]}"; done
+  for st in rust tbo tbo-exact pytest; do echo "  $op $st: ${RESULT[$op,$st]}"; done
 done
 
 echo
@@ -103,10 +113,11 @@ echo "mutation check (one ulp on every value the reference kernel writes):"
 missed=0
 for op in "${ops[@]}"; do
   any=0
-  for st in rust tbo pytest; do
-    printf '  %-15s %-7s %s\n' "$op" "$st" "${RESULT[$op,$st]}"
+  for st in rust tbo tbo-exact pytest; do
+    printf '  %-15s %-9s %s\n' "$op" "$st" "${RESULT[$op,$st]}"
     [[ ${RESULT[$op,$st]} == CAUGHT* ]] && any=1
   done
+  [ "$op" = NONE ] && continue  # the control: every stage should pass
   [ $any = 1 ] || { echo "  $op: NOT CAUGHT BY ANY STAGE"; missed=1; }
 done
 exit $missed
