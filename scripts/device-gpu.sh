@@ -98,6 +98,11 @@ ops=$("$bin/test-backend-ops" support -b UNICORN_IGPU0 --output csv 2>/dev/null 
   | awk -F'","' 'substr($1,2)=="UNICORN_IGPU0" && $5=="1" {print $2}' | sort -u | paste -sd, -)
 say "UNICORN_IGPU0 claims: $ops"
 echo "$ops" > "$OUT/claimed-ops.txt"
+if [ "$mode" = final ]; then
+  # One call: the correctness check runs while ggml-cuda builds and the models are generated.
+  TBO_TIMEOUT=300 tbo tbo-igpu test -b UNICORN_IGPU0 -o "$ops" -j 8 &
+  check_pid=$!
+fi
 if [ "$mode" = check ] || [ "$mode" = full ]; then
   [ -n "$ops" ] && tbo tbo-igpu test -b UNICORN_IGPU0 -o "$ops" -j 8
   # A missing and a corrupt code object: one clear line each, no device, no crash.
@@ -122,8 +127,8 @@ mkdir -p vendor && ln -sfn "$work/llama-src" vendor/llama.cpp   # gguf-py for ge
 build_cuda() {
   [ -f "$work/libggml-cuda.so" ] && return 0
   # A build brought back from an earlier run (device-pack.sh carries it): same source, same flags.
-  if [ -f .device/libggml-cuda.so.xz ]; then
-    xz -dc .device/libggml-cuda.so.xz > "$work/libggml-cuda.so" && return 0
+  if ls .device/libggml-cuda.so.xz.* >/dev/null 2>&1; then
+    cat .device/libggml-cuda.so.xz.* | xz -dc > "$work/libggml-cuda.so" && return 0
   fi
   cmake -S "$work/llama-src" -B "$work/cuda-build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DGGML_BACKEND_DL=ON -DBUILD_SHARED_LIBS=ON -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON \
@@ -133,7 +138,8 @@ build_cuda() {
   cmake --build "$work/cuda-build" -j 12 --target ggml-cuda > "$work/cuda-build.log" 2>&1 &&
   cp "$work/cuda-build/bin/libggml-cuda.so" "$work/libggml-cuda.so" &&
   strip --strip-debug "$work/libggml-cuda.so" &&
-  xz -T0 -6 -c "$work/libggml-cuda.so" > "$OUT/libggml-cuda.so.xz"  # brought back for later runs
+  # brought back for later runs, in parts (a returned file is at most 16 MiB)
+  xz -T0 -6 -c "$work/libggml-cuda.so" | split -b 15M - "$OUT/libggml-cuda.so.xz."
 }
 gen_models() {
   local g="python3 scripts/gen-gemma3n.py --tokenizer-from .device/tokenizer.gguf -q"
@@ -166,7 +172,7 @@ say "device-to-device copy: ${copy_gbps} GB/s (read + write)"
 
 # MUL_MAT perf: test-backend-ops' own perf cases (m=4096, k=14336, n = 1..8 and 512) for the
 # weight types Unicorn runs, both backends, same run.
-if [ "$mode" != models ] && [ -f "$bin/libggml-cuda.so" ]; then
+if { [ "$mode" = peer ] || [ "$mode" = full ]; } && [ -f "$bin/libggml-cuda.so" ]; then
   types='type_a=(f32|f16|bf16|q4_0|q5_0|q8_0|q4_K|q5_K|q6_K),'
   for b in UNICORN_IGPU0 CUDA0; do
     timeout 200 "$bin/test-backend-ops" perf -b $b -o MUL_MAT -p "$types" > "$OUT/perf-mul_mat-$b.log" 2>&1
@@ -175,6 +181,26 @@ if [ "$mode" != models ] && [ -f "$bin/libggml-cuda.so" ]; then
     | tee "$OUT/perf-mul_mat.md"
 fi
 [ "$mode" = peer ] && { say "done"; exit 0; }
+if [ "$mode" = final ]; then
+  wait $check_pid
+  e2b=$work/models/e2b-q4_k_m.gguf
+  if [ -f "$e2b" ] && [ -f "$bin/libggml-cuda.so" ]; then
+    b() { timeout 150 "$bin/llama-bench" -m "$e2b" -p 512 -n 128 -r 3 -o jsonl "$@" 2>> "$OUT/bench.log"; }
+    b --backend unicorn > "$OUT/bench-unicorn.jsonl"
+    UNICORN_GPU_GRAPHS=0 b --backend unicorn > "$OUT/bench-unicorn-nographs.jsonl"
+    b -dev CUDA0 -ngl 99 -fa 1 > "$OUT/bench-cuda.jsonl"
+    python3 scripts/bench-compare.py "$OUT/bench-unicorn.jsonl" "$OUT/bench-cuda.jsonl" | tee "$OUT/bench.md"
+    python3 scripts/bench-compare.py "$OUT/bench-unicorn-nographs.jsonl" "$OUT/bench-cuda.jsonl" | tee "$OUT/bench-nographs.md"
+  fi
+  [ -f "$tiny" ] && { kld "$tiny" tiny; tokens "$tiny" tiny; }
+  [ -f "$e2b" ] && tokens "$e2b" e2b
+  types='type_a=(f16|q4_0|q8_0|q4_K|q6_K),type_b=f32,m=4096,n=(1|512),'
+  for b in UNICORN_IGPU0 CUDA0; do
+    timeout 60 "$bin/test-backend-ops" perf -b $b -o MUL_MAT -p "$types" > "$OUT/perf-mul_mat-$b.log" 2>&1
+  done
+  python3 scripts/perf-compare.py "$OUT/perf-mul_mat-UNICORN_IGPU0.log" "$OUT/perf-mul_mat-CUDA0.log" "$copy_gbps" | tee "$OUT/perf-mul_mat.md"
+  say "done"; exit 0
+fi
 
 # Gemma3n graphs, op by op: replay on UNICORN_IGPU0 (correctness) and time both backends.
 for m in tiny e2b; do

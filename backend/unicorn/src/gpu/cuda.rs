@@ -3,7 +3,7 @@
 use std::ffi::{c_void, CStr};
 use std::mem::MaybeUninit;
 
-use super::{DevPtr, Driver, GpuError, Handle, Result};
+use super::{DevPtr, Driver, GpuError, Handle, KernelCall, Result};
 use cudarc::driver::sys;
 
 pub struct CudaDriver {
@@ -193,6 +193,60 @@ impl Driver for CudaDriver {
         // SAFETY: initialised by the successful call.
         Ok(unsafe { f.assume_init() } as Handle)
     }
+    fn supports_graphs(&self) -> bool {
+        true
+    }
+    fn graph_create(&self) -> Result<Handle> {
+        self.bind()?;
+        let mut g = MaybeUninit::uninit();
+        // SAFETY: valid out-pointer.
+        check("cuGraphCreate", unsafe { sys::cuGraphCreate(g.as_mut_ptr(), 0) })?;
+        // SAFETY: initialised by the successful call.
+        Ok(unsafe { g.assume_init() } as Handle)
+    }
+    unsafe fn graph_add_kernel(&self, graph: Handle, after: Option<Handle>, k: &KernelCall, params: &mut [*mut c_void]) -> Result<Handle> {
+        self.bind()?;
+        let p = node_params(k, params);
+        let deps: Vec<sys::CUgraphNode> = after.map(|n| n as sys::CUgraphNode).into_iter().collect();
+        let mut node = MaybeUninit::uninit();
+        // SAFETY: trait contract; the driver copies the parameter values.
+        check("cuGraphAddKernelNode", unsafe {
+            sys::cuGraphAddKernelNode_v2(node.as_mut_ptr(), graph as sys::CUgraph, deps.as_ptr(), deps.len(), &p)
+        })?;
+        // SAFETY: initialised by the successful call.
+        Ok(unsafe { node.assume_init() } as Handle)
+    }
+    unsafe fn graph_instantiate(&self, graph: Handle) -> Result<Handle> {
+        self.bind()?;
+        let mut e = MaybeUninit::uninit();
+        // SAFETY: trait contract.
+        check("cuGraphInstantiate", unsafe { sys::cuGraphInstantiateWithFlags(e.as_mut_ptr(), graph as sys::CUgraph, 0) })?;
+        // SAFETY: initialised by the successful call.
+        Ok(unsafe { e.assume_init() } as Handle)
+    }
+    unsafe fn graph_set_kernel(&self, exec: Handle, node: Handle, k: &KernelCall, params: &mut [*mut c_void]) -> Result<()> {
+        self.bind()?;
+        let p = node_params(k, params);
+        // SAFETY: trait contract; the driver copies the parameter values.
+        check("cuGraphExecKernelNodeSetParams", unsafe {
+            sys::cuGraphExecKernelNodeSetParams_v2(exec as sys::CUgraphExec, node as sys::CUgraphNode, &p)
+        })
+    }
+    unsafe fn graph_launch(&self, exec: Handle, stream: Handle) -> Result<()> {
+        self.bind()?;
+        // SAFETY: trait contract.
+        check("cuGraphLaunch", unsafe { sys::cuGraphLaunch(exec as sys::CUgraphExec, stream as sys::CUstream) })
+    }
+    unsafe fn graph_destroy(&self, graph: Handle, exec: Handle) -> Result<()> {
+        self.bind()?;
+        // SAFETY: trait contract: both made by this driver, destroyed once.
+        unsafe {
+            if exec != 0 {
+                check("cuGraphExecDestroy", sys::cuGraphExecDestroy(exec as sys::CUgraphExec))?;
+            }
+            check("cuGraphDestroy", sys::cuGraphDestroy(graph as sys::CUgraph))
+        }
+    }
     unsafe fn launch(&self, function: Handle, grid: [u32; 3], block: [u32; 3], shared: u32, stream: Handle, params: &mut [*mut c_void]) -> Result<()> {
         self.bind()?;
         // SAFETY: trait contract: params match the kernel's parameters.
@@ -211,5 +265,22 @@ impl Driver for CudaDriver {
                 std::ptr::null_mut(),
             )
         })
+    }
+}
+
+fn node_params(k: &KernelCall, params: &mut [*mut c_void]) -> sys::CUDA_KERNEL_NODE_PARAMS {
+    sys::CUDA_KERNEL_NODE_PARAMS {
+        func: k.function as sys::CUfunction,
+        gridDimX: k.grid[0],
+        gridDimY: k.grid[1],
+        gridDimZ: k.grid[2],
+        blockDimX: k.block[0],
+        blockDimY: k.block[1],
+        blockDimZ: k.block[2],
+        sharedMemBytes: k.shared,
+        kernelParams: params.as_mut_ptr(),
+        extra: std::ptr::null_mut(),
+        kern: std::ptr::null_mut(),
+        ctx: std::ptr::null_mut(),
     }
 }

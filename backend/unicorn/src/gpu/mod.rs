@@ -75,6 +75,35 @@ pub trait Driver: Send + Sync {
     fn module_load(&self, image: &[u8]) -> Result<Handle>;
     unsafe fn module_unload(&self, module: Handle) -> Result<()>;
     unsafe fn module_function(&self, module: Handle, name: &CStr) -> Result<Handle>;
+    /// Whether this runtime builds and replays launch graphs (`graph_*`). Without them the
+    /// engine launches node by node.
+    fn supports_graphs(&self) -> bool {
+        false
+    }
+    /// A new, empty launch graph.
+    fn graph_create(&self) -> Result<Handle> {
+        Err(GpuError("launch graphs are not supported by this runtime".into()))
+    }
+    /// Appends a kernel node to `graph` after `after` (a node of the same graph); returns it.
+    /// Parameter values are copied.
+    unsafe fn graph_add_kernel(&self, _graph: Handle, _after: Option<Handle>, _k: &KernelCall, _params: &mut [*mut c_void]) -> Result<Handle> {
+        Err(GpuError("launch graphs are not supported by this runtime".into()))
+    }
+    /// An executable instance of `graph`.
+    unsafe fn graph_instantiate(&self, _graph: Handle) -> Result<Handle> {
+        Err(GpuError("launch graphs are not supported by this runtime".into()))
+    }
+    /// Changes the launch and parameter values of `node` in the instance `exec`.
+    unsafe fn graph_set_kernel(&self, _exec: Handle, _node: Handle, _k: &KernelCall, _params: &mut [*mut c_void]) -> Result<()> {
+        Err(GpuError("launch graphs are not supported by this runtime".into()))
+    }
+    unsafe fn graph_launch(&self, _exec: Handle, _stream: Handle) -> Result<()> {
+        Err(GpuError("launch graphs are not supported by this runtime".into()))
+    }
+    /// Frees a graph and its instance.
+    unsafe fn graph_destroy(&self, _graph: Handle, _exec: Handle) -> Result<()> {
+        Ok(())
+    }
     /// Launches `function`; `params[i]` points to the value of the kernel's i-th parameter.
     unsafe fn launch(
         &self,
@@ -85,6 +114,15 @@ pub trait Driver: Send + Sync {
         stream: Handle,
         params: &mut [*mut c_void],
     ) -> Result<()>;
+}
+
+/// A kernel function with its launch shape (a graph node's launch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct KernelCall {
+    pub function: Handle,
+    pub grid: [u32; 3],
+    pub block: [u32; 3],
+    pub shared: u32,
 }
 
 /// One GPU, through whichever runtime found it.

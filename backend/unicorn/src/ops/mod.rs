@@ -30,7 +30,7 @@ pub mod unary;
 use ggml_sys::ggml_op as op;
 
 /// One planned kernel launch: which op family, with its arguments.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Kernel {
     FlashAttnExt(flash_attn_ext::Args),
     MulMat(mul_mat::Args),
