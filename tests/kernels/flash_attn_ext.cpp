@@ -179,10 +179,10 @@ KT_CASES(flash_attn_ext) {
             Fa p;
             p.kv = kv, p.dk = p.dv = d;
             // decode: one row, GQA 8/2, a mask, a long-ish KV
-            p.n_q = 1, p.n_kv = 300, p.n_head = 8, p.n_head_kv = 2, p.mask = 1, p.causal = false;
+            p.n_q = 1, p.n_kv = 200, p.n_head = 8, p.n_head_kv = 2, p.mask = 1, p.causal = false;
             add(p);
             // prefill: rows share blocks (GQA group x positions), causal mask
-            p.n_q = d == 64 ? 75 : 33, p.n_kv = 96, p.causal = true;
+            p.n_q = d == 64 ? 75 : 33, p.n_kv = d == 64 ? 80 : 40, p.causal = true;
             add(p);
         }
     }
@@ -207,7 +207,7 @@ KT_CASES(flash_attn_ext) {
     }
     {
         Fa p; // no GQA, D=64: 8 positions per block
-        p.dk = p.dv = 64, p.n_q = 64, p.n_kv = 130, p.n_head = 8, p.n_head_kv = 8, p.mask = 1;
+        p.dk = p.dv = 64, p.n_q = 64, p.n_kv = 70, p.n_head = 8, p.n_head_kv = 8, p.mask = 1;
         add(p);
         p.n_head = 16, p.n_head_kv = 16, p.n_q = 40, p.n_kv = 50, p.mask = 2, p.mask_pad = 3; // mask per head, padded
         add(p);
@@ -233,7 +233,7 @@ KT_CASES(flash_attn_ext) {
     }
     {
         Fa p; // odd and unequal head sizes: element-by-element loads
-        p.dk = 65, p.dv = 67, p.n_q = 75, p.n_kv = 113, p.n_head = 4, p.n_head_kv = 4, p.mask = 1;
+        p.dk = 65, p.dv = 67, p.n_q = 75, p.n_kv = 80, p.n_head = 4, p.n_head_kv = 4, p.mask = 1;
         add(p);
         p.dk = 80, p.dv = 64, p.n_q = 3; // Dk != Dv, 4-byte-aligned lanes
         add(p);

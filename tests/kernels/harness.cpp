@@ -1,7 +1,7 @@
 // The runner of the kernel tests (see harness.h): builds every registered case, runs it, and
 // prints a line per failed case (every case with -v), a line per op and the closing line
 //   kernels-cpu: N passed, N failed
-// Usage: kernels-cpu [-v] [-j JOBS] [-k SUBSTRING]
+// Usage: kernels-cpu [-v] [-j JOBS] [-k SUBSTRING] [--name VARIANT]
 //   -v: a line per case; -j: cases run in JOBS processes at once; -k: only the cases whose
 //   "op: name" contains SUBSTRING. KT_DUMP=N in the environment: each case also lists the N
 //   elements farthest from the reference. Each case runs in its own process, so a crash or a ggml
@@ -490,7 +490,7 @@ Result parse(const std::string &s, int status) {
 
 int main(int argc, char **argv) {
     bool verbose = false;
-    std::string filter;
+    std::string filter, name; // name: the build variant, in the closing line
     int jobs = 1;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -500,8 +500,10 @@ int main(int argc, char **argv) {
             filter = argv[++i];
         } else if (a == "-j" && i + 1 < argc) {
             jobs = std::max(1, atoi(argv[++i]));
+        } else if (a == "--name" && i + 1 < argc) {
+            name = std::string(" ") + argv[++i];
         } else {
-            fprintf(stderr, "usage: %s [-v] [-j JOBS] [-k SUBSTRING]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-v] [-j JOBS] [-k SUBSTRING] [--name VARIANT]\n", argv[0]);
             return 2;
         }
     }
@@ -621,6 +623,6 @@ int main(int argc, char **argv) {
     }
     printf("(max nmse over passing cases; bit-exact: passing cases equal to ggml-cpu to the bit; cpu: CPU time of the cases; %.1f s wall, %d job%s)\n", wall,
            jobs, jobs == 1 ? "" : "s");
-    printf("kernels-cpu: %d passed, %d failed\n", passed, failed);
+    printf("kernels-cpu%s: %d passed, %d failed\n", name.c_str(), passed, failed);
     return failed == 0 && passed > 0 ? 0 : 1;
 }

@@ -198,7 +198,7 @@ KT_CASES(mul_mat) {
         all.push_back(p);
         p.w2 = p.w3 = p.x2 = p.x3 = 1, p.x_layout = 0;
         // prefill on the matrix cores: 512 columns, M over several 128-row tiles
-        p.k = kq ? 512 : 256, p.m = 256, p.n = 512;
+        p.k = kq ? 256 : 128, p.m = 256, p.n = 512;
         all.push_back(p);
         // tile edges (m = 129, n = 65), K tail, misaligned x
         p.k = kq ? 256 : blk == 1 ? 80 : 96, p.m = 129, p.n = 65, p.x_layout = 3;

@@ -1,7 +1,7 @@
 // Host stand-in for CUDA's <cuda_bf16.h>: __nv_bfloat16 and its conversions (round to nearest
 // even, as the GPU's __float2bfloat16_rn).
 #pragma once
-#include "cuda_runtime.h"
+#include "device.h"
 
 struct __nv_bfloat16 {
     uint16_t x;

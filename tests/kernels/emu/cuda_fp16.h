@@ -1,7 +1,7 @@
 // Host stand-in for CUDA's <cuda_fp16.h>: __half as IEEE binary16 (the host's _Float16), with the
 // conversions and arithmetic the kernels use. Conversions round to nearest even, like the GPU's.
 #pragma once
-#include "cuda_runtime.h"
+#include "device.h"
 
 struct __half {
     uint16_t x;

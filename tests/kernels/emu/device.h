@@ -1,8 +1,7 @@
-// Host stand-in for the CUDA runtime header that nvcc includes implicitly: the built-in
-// variables, qualifiers, barriers, warp shuffles and device math the kernels of kernels/hip
-// use, emulated on the CPU. The test build force-includes it (-include), and kernels/hip/vendor.h
-// then takes its CUDA branch unchanged, finding the emulated <cuda_fp16.h> and <mma.h> beside
-// this file.
+// The emulated GPU as kernel code sees it, for both spellings: qualifiers, built-in variables,
+// __syncthreads, the warp collective the shuffles are built on, and device math. The CUDA
+// spelling's runtime header (cuda_runtime.h) and the HIP one (hip/hip_runtime.h) add their own
+// names on top.
 //
 // Execution model (emu.cpp): a launch runs its blocks one after another; the threads of a block
 // are fibers (one stack each) on one OS thread. A fiber runs until it reaches __syncthreads()
@@ -25,10 +24,6 @@
 #include <cstring>
 #include <type_traits>
 
-// The device pass of nvcc for sm_90 (the CUDA target scripts/build-kernels.sh compiles): the
-// kernels' sm_70+ paths (wmma on the tensor cores, dp4a, funnel shifts) are what runs here.
-#define __CUDA_ARCH__ 900
-
 #define __global__
 #define __device__
 #define __host__
@@ -38,7 +33,8 @@
 #define __restrict__ __restrict
 // Static storage: one instance, shared by the threads of the block that runs (blocks run one at
 // a time). The runner poisons the kernels' static storage before every block (emu.cpp), so a
-// read of shared memory that no thread of the block wrote is seen.
+// read of shared memory that no thread of the block wrote is seen. (So the emulation headers,
+// compiled into the kernels' object, keep no static storage of their own.)
 #define __shared__ static
 
 // Vector types (CUDA's vector_types.h).
@@ -112,49 +108,6 @@ template <typename T> inline T shfl(unsigned mask, T v, int src_lane, int mode, 
 } // namespace ucn_emu
 
 inline void __syncthreads() { ucn_emu::syncthreads(); }
-inline void __syncwarp(unsigned mask = 0xffffffffu) {
-    unsigned part;
-    ucn_emu::warp_exchange(nullptr, 0, mask, &part);
-}
-template <typename T> inline T __shfl_sync(unsigned mask, T v, int src, int width = 32) {
-    return ucn_emu::shfl(mask, v, src, 0, width);
-}
-template <typename T> inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32) {
-    return ucn_emu::shfl(mask, v, lane_mask, 1, width);
-}
-template <typename T> inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
-    return ucn_emu::shfl(mask, v, (int)delta, 2, width);
-}
-template <typename T> inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32) {
-    return ucn_emu::shfl(mask, v, (int)delta, 3, width);
-}
-inline unsigned __ballot_sync(unsigned mask, int pred) {
-    unsigned part;
-    const int b = pred != 0;
-    const unsigned char *s = ucn_emu::warp_exchange(&b, sizeof b, mask, &part);
-    unsigned r = 0;
-    for (int l = 0; l < 32; ++l) {
-        int x;
-        memcpy(&x, s + ucn_emu::SLOT * l, sizeof x);
-        r |= (part >> l & 1u) && x ? 1u << l : 0u;
-    }
-    return r;
-}
-inline int __any_sync(unsigned mask, int pred) { return __ballot_sync(mask, pred) != 0; }
-inline int __all_sync(unsigned mask, int pred) {
-    unsigned part;
-    const int b = pred != 0;
-    const unsigned char *s = ucn_emu::warp_exchange(&b, sizeof b, mask, &part);
-    for (int l = 0; l < 32; ++l) {
-        int x;
-        memcpy(&x, s + ucn_emu::SLOT * l, sizeof x);
-        if ((part >> l & 1u) && !x) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 // Bit reinterpretation and integer intrinsics.
 inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
 inline float __uint_as_float(unsigned int i) { float f; memcpy(&f, &i, 4); return f; }

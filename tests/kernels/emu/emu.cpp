@@ -350,4 +350,20 @@ bool shared_markers_hold(const void *p) {
            (const char *)p < ucn_emu_shared_end;
 }
 
+namespace {
+struct F16Table {
+    float v[65536];
+    F16Table() {
+        for (uint32_t i = 0; i < 65536; ++i) {
+            _Float16 x;
+            const uint16_t u = (uint16_t)i;
+            memcpy(&x, &u, 2);
+            v[i] = (float)x;
+        }
+    }
+};
+const F16Table f16_values;
+} // namespace
+extern const float *const f16_table = f16_values.v;
+
 } // namespace ucn_emu

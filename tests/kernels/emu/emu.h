@@ -1,6 +1,6 @@
 // The runner's interface for the test harness (the kernels see only cuda_runtime.h).
 #pragma once
-#include "cuda_runtime.h"
+#include "device.h"
 
 #include <string>
 
