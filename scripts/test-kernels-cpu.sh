@@ -41,6 +41,8 @@ for f in "$here"/tests/kernels/*.cpp; do
 done
 [ ${#missing[@]} -eq 0 ] || say "no cases yet for: ${missing[*]}"
 mkdir -p "$build/gfx1103"
+exec 8>"$build/.lock"
+flock 8 # one run at a time in this tree (its builds share $build)
 
 # --- the gfx1103 kernels object (clang-17 in the hipcc root), in the background -----------
 gfx=${UNICORN_KERNELS_CPU_GFX1103:-1}
