@@ -453,15 +453,24 @@ static __device__ __forceinline__ void ucn_load_x16(const float *x, size_t e, si
 // through shared memory with 16-byte copies (16-byte aligned rows) or with 2-byte copies.
 enum { UCN_DIRECT = 0, UCN_STAGED16 = 1, UCN_STAGED2 = 2 };
 
+// x elements (all columns) a block keeps in shared memory as int8 (1.5 bytes each with the
+// scales): 24 KB on NVIDIA (a 14336-wide K in one chunk), 12 KB on AMD, where a workgroup
+// processor's 64 KB of LDS then holds two blocks.
+#if defined(UCN_HIP)
+#define UCN_MMV_X_ELEMS 8192
+#else
+#define UCN_MMV_X_ELEMS 16384
+#endif
+
 template <class T, int NC>
 struct ucn_mmv_shared {
     static constexpr int R = UCN_MMV_ROWS(NC, T::G);
-    static constexpr int KC = NC <= 2 ? 8192 : 16384 / NC; // x elements per chunk
-    static constexpr int GPC = KC / 16;                    // x groups per column and chunk
-    static constexpr int S = 32 / T::UPB * T::BB;          // bytes per row and warp step
-    uint4 xq[NC * GPC];                                    // x as int8, 16 per group
-    float2 xds[NC * GPC];                                  // (d, d * sum(q)) per group
-    uint4 stage[8 * R * S / 16];                           // each warp's step bytes, R rows
+    static constexpr int KC = UCN_MMV_X_ELEMS / NC < 2048 ? 2048 : UCN_MMV_X_ELEMS / NC; // x per chunk
+    static constexpr int GPC = KC / 16;           // x groups per column and chunk
+    static constexpr int S = 32 / T::UPB * T::BB; // bytes per row and warp step
+    uint4 xq[NC * GPC];                           // x as int8, 16 per group
+    float2 xds[NC * GPC];                         // (d, d * sum(q)) per group
+    uint4 stage[8 * R * S / 16];                  // each warp's step bytes, R rows
     float red[8][R * NC];
 };
 
@@ -482,6 +491,9 @@ static __device__ __forceinline__ void ucn_stage_fetch(uint32_t (&pre)[R][NV][4]
     }
 }
 
+// Work of a block: row groups of blockDim.z * R rows, g = blockIdx.x, blockIdx.x + gridDim.x, ...
+// (one group when K is split over warps: the launch then has a block per group). Each warp of a
+// group owns R rows and the steps ks, ks + KS, ... of every x chunk.
 template <class T, int NC, int MODE>
 static __device__ __forceinline__ void ucn_mul_mat_vec_q_body(const ucn_mul_mat_args &a, const ucn_ptrs &p,
                                                               ucn_mmv_shared<T, NC> &sh) {
@@ -502,17 +514,24 @@ static __device__ __forceinline__ void ucn_mul_mat_vec_q_body(const ucn_mul_mat_
     const size_t r2 = ne12 / a.src0.ne[2], r3 = ne13 / a.src0.ne[3];
     const uint8_t *w0 = (const uint8_t *)p.src[0] + (i12 / r2) * a.src0.nb[2] + (i13 / r3) * a.src0.nb[3];
     const char *x0 = (const char *)p.src[1] + i12 * a.src1.nb[2] + i13 * a.src1.nb[3];
-    const size_t row0 = ((size_t)blockIdx.x * blockDim.z + grp) * R;
-    const uint8_t *wrow[R];
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-        wrow[r] = w0 + (row0 + r < M ? row0 + r : M - 1) * a.src0.nb[1];
-    }
+    char *d0 = (char *)p.dst + i12 * a.dst.nb[2] + i13 * a.dst.nb[3];
     const bool xa16 = (((uintptr_t)p.src[1] | a.src1.nb[1] | a.src1.nb[2] | a.src1.nb[3]) & 15) == 0;
     const int NU = (int)(K / EPU); // units per row
     const int NS = (NU + 31) / 32; // steps per row
     const int row_bytes = (int)(K / T::QK) * T::BB;
+    const size_t rows_per_group = (size_t)blockDim.z * R;
+    const size_t n_groups = (M + rows_per_group - 1) / rows_per_group;
     uint8_t *stage = (uint8_t *)sh.stage + warp * R * S;
+
+    // The rows of group g this warp owns (rows past M read the last row; they are not written).
+    auto rows_of = [&](size_t g, const uint8_t *(&wr)[R]) {
+        const size_t row0 = (g * blockDim.z + grp) * R;
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+            wr[r] = w0 + (row0 + r < M ? row0 + r : M - 1) * a.src0.nb[1];
+        }
+        return row0;
+    };
 
     float acc[R][NC];
 #pragma unroll
@@ -523,22 +542,29 @@ static __device__ __forceinline__ void ucn_mul_mat_vec_q_body(const ucn_mul_mat_
         }
     }
 
-    int s = ks; // this warp's steps: ks, ks + KS, ...
-    uint32_t pre[R][NV][4]; // STAGED16: the warp's next step, in flight while the current one computes
-    if (MODE == UCN_STAGED16 && s < NS) {
-        ucn_stage_fetch<R, NV>(pre, wrow, s, S, row_bytes, lane);
-    }
-    // DIRECT: the first step's units, loaded before x is quantized (their latency overlaps it).
-    typename T::unit_raw first[R];
-    bool have_first = false;
-    if (MODE == UCN_DIRECT && s < NS) {
-        const int u = ucn_min(s * 32 + lane, NU - 1);
+    // The next work item (group, step) of this warp, its bytes in flight while the current one
+    // computes: raw units (DIRECT) or the step's 16-byte vectors (STAGED16).
+    typename T::unit_raw pu[R];
+    uint32_t pre[R][NV][4];
+    bool have_pre = false;
+    auto prefetch = [&](size_t g, int s) {
+        const uint8_t *wr[R];
+        rows_of(g, wr);
+        if (MODE == UCN_DIRECT) {
+            const int u = ucn_min(s * 32 + lane, NU - 1);
 #pragma unroll
-        for (int r = 0; r < R; ++r) {
-            T::template unit_load<true>(first[r], wrow[r] + (size_t)(u / T::UPB) * T::BB, u % T::UPB);
+            for (int r = 0; r < R; ++r) {
+                T::template unit_load<true>(pu[r], wr[r] + (size_t)(u / T::UPB) * T::BB, u % T::UPB);
+            }
+        } else if (MODE == UCN_STAGED16) {
+            ucn_stage_fetch<R, NV>(pre, wr, s, S, row_bytes, lane);
         }
-        have_first = true;
+    };
+    if (MODE != UCN_STAGED2 && (size_t)blockIdx.x < n_groups && ks < NS) {
+        prefetch(blockIdx.x, ks); // in flight while x is quantized
+        have_pre = true;
     }
+
     for (size_t k0 = 0; k0 < K; k0 += KC) {
         const int ng = (int)(ucn_min(K - k0, (size_t)KC) / 16); // x groups of this chunk
         __syncthreads(); // the previous chunk's x is no longer read
@@ -557,113 +583,145 @@ static __device__ __forceinline__ void ucn_mul_mat_vec_q_body(const ucn_mul_mat_
         }
         __syncthreads();
 
-        const int s_end = ucn_min(NS, (int)((k0 + KC) / ES));
-        for (; s < s_end; s += KS) {
-            const int u = ucn_min(s * 32 + lane, NU - 1); // lanes past the row redo the last unit
-            const float on = s * 32 + lane < NU ? 1.0f : 0.0f;
-            const int c = u % T::UPB;
-            typename T::unit_raw cur[R];
-            if (MODE == UCN_DIRECT) {
-                if (have_first) {
-#pragma unroll
-                    for (int r = 0; r < R; ++r) {
-                        cur[r] = first[r];
-                    }
-                    have_first = false;
-                } else {
-#pragma unroll
-                    for (int r = 0; r < R; ++r) {
-                        T::template unit_load<true>(cur[r], wrow[r] + (size_t)(u / T::UPB) * T::BB, c);
-                    }
+        const int s_begin = (int)(k0 / ES), s_end = ucn_min(NS, (int)((k0 + KC) / ES));
+        for (size_t g = blockIdx.x; g < n_groups; g += gridDim.x) {
+            const uint8_t *wrow[R];
+            const size_t row0 = rows_of(g, wrow);
+            for (int s = s_begin + ks; s < s_end; s += KS) {
+                const int u = ucn_min(s * 32 + lane, NU - 1); // lanes past the row redo the last unit
+                const float on = s * 32 + lane < NU ? 1.0f : 0.0f;
+                const int c = u % T::UPB;
+                if (!have_pre && MODE != UCN_STAGED2) {
+                    prefetch(g, s);
                 }
-            } else {
-                // The step's bytes [s * S, + nbytes) of each row into the warp's stage.
-                const int nbytes = ucn_min(S, row_bytes - s * S);
-                if (MODE == UCN_STAGED16) {
-                    const int nvec = (nbytes + 15) / 16;
+                // The item after this one: the next step, else the next group's first step.
+                const bool more = s + KS < s_end || (g + gridDim.x < n_groups && s_begin + ks < s_end);
+                const size_t g_next = s + KS < s_end ? g : g + gridDim.x;
+                const int s_next = s + KS < s_end ? s + KS : s_begin + ks;
+
+                typename T::unit_raw cur[R];
+                if (MODE == UCN_DIRECT) {
 #pragma unroll
                     for (int r = 0; r < R; ++r) {
+                        cur[r] = pu[r];
+                    }
+                    if (more) {
+                        prefetch(g_next, s_next);
+                    }
+                    have_pre = more;
+                } else {
+                    // The step's bytes [s * S, + nbytes) of each row into the warp's stage.
+                    const int nbytes = ucn_min(S, row_bytes - s * S);
+                    if (MODE == UCN_STAGED16) {
+                        const int nvec = (nbytes + 15) / 16;
 #pragma unroll
-                        for (int i = 0; i < NV; ++i) {
-                            if (lane + 32 * i < nvec) {
-                                ((uint4 *)(stage + r * S))[lane + 32 * i] = ucn_u4(pre[r][i][0], pre[r][i][1], pre[r][i][2], pre[r][i][3]);
+                        for (int r = 0; r < R; ++r) {
+#pragma unroll
+                            for (int i = 0; i < NV; ++i) {
+                                if (lane + 32 * i < nvec) {
+                                    ((uint4 *)(stage + r * S))[lane + 32 * i] =
+                                        ucn_u4(pre[r][i][0], pre[r][i][1], pre[r][i][2], pre[r][i][3]);
+                                }
+                            }
+                        }
+                        if (more) {
+                            prefetch(g_next, s_next);
+                        }
+                        have_pre = more;
+                    } else {
+                        for (int i = lane; i < nbytes / 2; i += 32) {
+#pragma unroll
+                            for (int r = 0; r < R; ++r) {
+                                ((uint16_t *)(stage + r * S))[i] = ((const uint16_t *)(wrow[r] + (size_t)s * S))[i];
                             }
                         }
                     }
-                    ucn_stage_fetch<R, NV>(pre, wrow, ucn_min(s + KS, NS - 1), S, row_bytes, lane);
-                } else {
-                    for (int i = lane; i < nbytes / 2; i += 32) {
+                    ucn_syncwarp();
+                    const uint8_t *blk = stage + (u - s * 32) / T::UPB * T::BB;
+#pragma unroll
+                    for (int r = 0; r < R; ++r) {
+                        T::template unit_load<T::DIRECT>(cur[r], blk + r * S, c);
+                    }
+                    ucn_syncwarp(); // the stage is read; the next step may overwrite it
+                }
+
+                // Unpack and dot, run by run: run g of unit u against x group (u's block, elem(c, g)).
+                const int eb = (u / T::UPB) * T::QK - (int)k0; // the block's first element in the chunk
+#pragma unroll
+                for (int gg = 0; gg < T::G; ++gg) {
+                    uint32_t q[R][4];
+                    float A[R], B[R];
+#pragma unroll
+                    for (int r = 0; r < R; ++r) {
+                        T::unit_decode(cur[r], c, gg, q[r], A[r], B[r]);
+                        A[r] *= on;
+                        B[r] *= on;
+                    }
+#pragma unroll
+                    for (int cc = 0; cc < NC; ++cc) {
+                        const int xi = cc * GPC + ((eb + T::elem(c, gg)) >> 4);
+                        const uint4 xw = sh.xq[xi];
+                        const float2 xd = sh.xds[xi];
 #pragma unroll
                         for (int r = 0; r < R; ++r) {
-                            ((uint16_t *)(stage + r * S))[i] = ((const uint16_t *)(wrow[r] + (size_t)s * S))[i];
+                            int dot = ucn_dp4a((int)q[r][0], (int)xw.x, 0);
+                            dot = ucn_dp4a((int)q[r][1], (int)xw.y, dot);
+                            dot = ucn_dp4a((int)q[r][2], (int)xw.z, dot);
+                            dot = ucn_dp4a((int)q[r][3], (int)xw.w, dot);
+                            acc[r][cc] += A[r] * xd.x * (float)dot + B[r] * xd.y;
                         }
                     }
                 }
-                ucn_syncwarp();
-                const uint8_t *blk = stage + (u - s * 32) / T::UPB * T::BB;
-#pragma unroll
-                for (int r = 0; r < R; ++r) {
-                    T::template unit_load<T::DIRECT>(cur[r], blk + r * S, c);
-                }
-                ucn_syncwarp(); // the stage is read; the next step may overwrite it
             }
-
-            // Unpack and dot, run by run: run g of unit u against x group (u's block, elem(c, g)).
-            const int eb = (u / T::UPB) * T::QK - (int)k0; // the block's first element in the chunk
-#pragma unroll
-            for (int g = 0; g < T::G; ++g) {
-                uint32_t q[R][4];
-                float A[R], B[R];
+            if (KS == 1) {
+                // The warp owns its rows whole: the sum over its lanes, written (first chunk) or
+                // added to what the earlier chunks wrote; lane r * NC + cc writes (r, cc).
 #pragma unroll
                 for (int r = 0; r < R; ++r) {
-                    T::unit_decode(cur[r], c, g, q[r], A[r], B[r]);
-                    A[r] *= on;
-                    B[r] *= on;
-                }
 #pragma unroll
-                for (int cc = 0; cc < NC; ++cc) {
-                    const int xi = cc * GPC + ((eb + T::elem(c, g)) >> 4);
-                    const uint4 xw = sh.xq[xi];
-                    const float2 xd = sh.xds[xi];
-#pragma unroll
-                    for (int r = 0; r < R; ++r) {
-                        int dot = ucn_dp4a((int)q[r][0], (int)xw.x, 0);
-                        dot = ucn_dp4a((int)q[r][1], (int)xw.y, dot);
-                        dot = ucn_dp4a((int)q[r][2], (int)xw.z, dot);
-                        dot = ucn_dp4a((int)q[r][3], (int)xw.w, dot);
-                        acc[r][cc] += A[r] * xd.x * (float)dot + B[r] * xd.y;
+                    for (int cc = 0; cc < NC; ++cc) {
+                        const float v = ucn_warp_sum(acc[r][cc]);
+                        acc[r][cc] = 0.0f;
+                        if (lane == r * NC + cc && row0 + r < M && cc < ncols) {
+                            float *o = (float *)(d0 + (row0 + r) * a.dst.nb[0] + cc * a.dst.nb[1]);
+                            *o = k0 == 0 ? v : *o + v;
+                        }
                     }
                 }
             }
         }
     }
 
-    // Sum over lanes, then over the KS warps of the row group; lane j of the group's first warp
-    // writes (row r, column cc), j = r * NC + cc.
+    if (KS > 1) {
+        // K split over the KS warps of a group (one group per block): sum over lanes, then over
+        // the warps; lane j of the group's first warp writes (row r, column cc), j = r * NC + cc.
+        const size_t row0 = ((size_t)blockIdx.x * blockDim.z + grp) * R;
 #pragma unroll
-    for (int r = 0; r < R; ++r) {
+        for (int r = 0; r < R; ++r) {
 #pragma unroll
-        for (int cc = 0; cc < NC; ++cc) {
-            const float v = ucn_warp_sum(acc[r][cc]);
-            if (lane == 0) {
-                sh.red[warp][r * NC + cc] = v;
+            for (int cc = 0; cc < NC; ++cc) {
+                const float v = ucn_warp_sum(acc[r][cc]);
+                if (lane == 0) {
+                    sh.red[warp][r * NC + cc] = v;
+                }
             }
         }
-    }
-    __syncthreads();
-    if (ks == 0 && lane < R * NC) {
-        float v = 0.0f;
-        for (int t = 0; t < KS; ++t) {
-            v += sh.red[warp + t][lane];
-        }
-        const int r = lane / NC, cc = lane % NC;
-        if (row0 + r < M && cc < ncols) {
-            *(float *)((char *)p.dst + (row0 + r) * a.dst.nb[0] + cc * a.dst.nb[1] + i12 * a.dst.nb[2] + i13 * a.dst.nb[3]) = v;
+        __syncthreads();
+        if (ks == 0 && lane < R * NC) {
+            float v = 0.0f;
+            for (int t = 0; t < KS; ++t) {
+                v += sh.red[warp + t][lane];
+            }
+            const int r = lane / NC, cc = lane % NC;
+            if (row0 + r < M && cc < ncols) {
+                *(float *)(d0 + (row0 + r) * a.dst.nb[0] + cc * a.dst.nb[1]) = v;
+            }
         }
     }
 }
 
-// Block (32, KS, G), KS * G = 8 warps; grid (ceil(ne01 / (G * R)), ne12 * ne13 over y and z).
+// Block (32, KS, G), KS * G = 8 warps; grid (groups or fewer, ne12 * ne13 over y and z), groups
+// of G * R rows; with KS > 1 the grid has a block per group.
 template <class T, int NC>
 static __device__ __forceinline__ void ucn_mul_mat_vec_q(const ucn_mul_mat_args &a, const ucn_ptrs &p) {
     __shared__ ucn_mmv_shared<T, NC> sh;
@@ -1203,17 +1261,17 @@ UCN_KERNEL void __launch_bounds__(256) ucn_mul_mat_generic(const ucn_mul_mat_arg
 #else
 #define UCN_LAUNCH_BOUNDS(threads, blocks) __launch_bounds__(threads)
 #endif
-// One column: 4 blocks of 8 warps (64 registers) where that does not spill, else 3 (80).
+// One column: 3 blocks of 8 warps per SM (80 registers; Q8_0: 2, the floats: 4 at 64 registers).
 #define UCN_MMV_MINB(name, nc) ((nc) == 1 ? UCN_MMV_MINB1_##name : 1)
 #define UCN_MMV_MINB1_f32 4
 #define UCN_MMV_MINB1_f16 4
 #define UCN_MMV_MINB1_bf16 4
-#define UCN_MMV_MINB1_q4_0 4
-#define UCN_MMV_MINB1_q5_0 4
-#define UCN_MMV_MINB1_q8_0 3
-#define UCN_MMV_MINB1_q4_K 4
+#define UCN_MMV_MINB1_q4_0 3
+#define UCN_MMV_MINB1_q5_0 3
+#define UCN_MMV_MINB1_q8_0 2
+#define UCN_MMV_MINB1_q4_K 3
 #define UCN_MMV_MINB1_q5_K 3
-#define UCN_MMV_MINB1_q6_K 4
+#define UCN_MMV_MINB1_q6_K 3
 
 #define UCN_MMV_Q(name, T, nc)                                                                            \
     UCN_KERNEL void UCN_LAUNCH_BOUNDS(256, UCN_MMV_MINB(name, nc))                                        \

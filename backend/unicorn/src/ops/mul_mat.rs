@@ -42,8 +42,10 @@ pub fn select(node: &Tensor) -> Option<Args> {
 /// The GPU kernel (`kernels/hip/mul_mat.cu`; the dispatch rules are in `kernels/hip/mul_mat.md`):
 /// - ne11 <= 8 (decode): `ucn_mul_mat_vec_<type>_<nc>`, nc = ne11 rounded up to 1, 2, 4 or 8;
 ///   8 warps per block as (32, ks, 8 / ks) threads, each group of ks warps owning
-///   `vec_rows(type, nc)` rows and splitting K; ks doubles (up to 8) while the grid has fewer
-///   than 1024 blocks and each warp keeps at least two steps of K (each block quantizes all of x);
+///   `vec_rows(type, nc)` rows and splitting K. Quantized weights: ks doubles (up to 8) while
+///   there are fewer than 256 row groups and each warp keeps at least two steps of K; with
+///   ks = 1 the blocks (at most 1024 / nc) loop over the row groups. Float weights: a block per
+///   group, ks doubling while there are fewer than 1024 blocks (two steps per warp);
 /// - ne11 > 8 (prefill): `ucn_mul_mat_mma_<type>`, 128 x 64 tiles on the matrix cores
 ///   (`UNICORN_MUL_MAT=mma128`: `ucn_mul_mat_mma128_<type>`, 128 x 128 tiles, for n > 64);
 /// - otherwise (a grid past its limits) or with `UNICORN_MUL_MAT=generic`:
@@ -85,23 +87,46 @@ fn vec_rows(ty: u32, nc: usize) -> usize {
     }
 }
 
+/// Mat-vec grid bounds: split K over warps below VEC_MIN_BLOCKS row groups; at most
+/// VEC_MAX_BLOCKS / nc blocks (each loops over its share of the groups).
+const VEC_MIN_BLOCKS: usize = 256;
+const VEC_MAX_BLOCKS: usize = 1024;
+
 fn gpu_vec(ty: u32, k: usize, m: usize, n: usize, batch: usize) -> Option<Launch> {
     let nc = n.max(1).next_power_of_two();
     let name = kernel_name(ty, "vec", nc)?;
     // K per warp step: 32 lanes x 8 floats, or 32 lanes x one unit of a quantized block.
+    let float = matches!(ty, ty::GGML_TYPE_F32 | ty::GGML_TYPE_F16 | ty::GGML_TYPE_BF16);
     let step = match ty {
-        ty::GGML_TYPE_F32 | ty::GGML_TYPE_F16 | ty::GGML_TYPE_BF16 => 256,
+        _ if float => 256,
         ty::GGML_TYPE_Q6_K => 32 * 64,
         _ => 32 * 32,
     };
     let steps = k.div_ceil(step);
     let rows = vec_rows(ty, nc);
-    let blocks = |ks: usize| m.div_ceil(8 / ks * rows).max(1);
+    // Row groups of 8 / ks warps x rows; K is split over ks warps only when the groups are too
+    // few to fill the GPU (every block quantizes all of x: fewer, fuller blocks waste less).
+    let groups = |ks: usize| m.div_ceil(8 / ks * rows).max(1);
     let mut ks = 1;
-    while ks < 8 && blocks(ks) * batch < 1024 && steps >= 4 * ks {
-        ks *= 2;
-    }
-    let bx = u32::try_from(blocks(ks)).ok()?;
+    let blocks = if float {
+        // Float weights, x read through the cache: a block per group, K split while the grid
+        // has fewer than 1024 blocks and every warp keeps two steps.
+        while ks < 8 && groups(ks) * batch < 1024 && steps >= 2 * ks {
+            ks *= 2;
+        }
+        groups(ks)
+    } else {
+        while ks < 8 && groups(ks) * batch < VEC_MIN_BLOCKS && steps >= 4 * ks {
+            ks *= 2;
+        }
+        // ks = 1: blocks loop over groups (x quantized once per block); ks > 1: a block per group.
+        if ks == 1 {
+            groups(1).min(VEC_MAX_BLOCKS / nc)
+        } else {
+            groups(ks)
+        }
+    };
+    let bx = u32::try_from(blocks).ok()?;
     let y = batch.clamp(1, MAX_GRID_YZ);
     let z = batch.max(1).div_ceil(y);
     if z > MAX_GRID_YZ {
@@ -313,13 +338,16 @@ mod tests {
 
     #[test]
     fn gpu_picks_a_kernel_per_shape() {
-        // Gemma3n E2B decode: the vocabulary projection, many rows, one warp group per 2 rows.
+        // Gemma3n E2B decode: the vocabulary projection, 16384 groups of 16 rows over 1024 blocks.
         let l = gpu(&args(ty::GGML_TYPE_Q4_K, 2048, 262_144, 1, [1, 1])).unwrap();
         assert_eq!(l.kernel, c"ucn_mul_mat_vec_q4_K_1");
-        assert_eq!((l.grid, l.block), ([16_384, 1, 1], [32, 1, 8]));
-        // FFN down (K 8192, 2048 rows): K split over 4 warps to fill the GPU.
+        assert_eq!((l.grid, l.block), ([1024, 1, 1], [32, 1, 8]));
+        // FFN up (K 2048, 8192 rows): a block per group of 16 rows.
+        let l = gpu(&args(ty::GGML_TYPE_Q4_K, 2048, 8192, 1, [1, 1])).unwrap();
+        assert_eq!((l.grid, l.block), ([512, 1, 1], [32, 1, 8]));
+        // FFN down (K 8192, 2048 rows): 128 groups, so K split over 2 warps.
         let l = gpu(&args(ty::GGML_TYPE_Q4_K, 8192, 2048, 1, [1, 1])).unwrap();
-        assert_eq!((l.grid, l.block), ([512, 1, 1], [32, 4, 2]));
+        assert_eq!((l.grid, l.block), ([256, 1, 1], [32, 2, 4]));
         // Q6_K: one row per warp.
         let l = gpu(&args(ty::GGML_TYPE_Q6_K, 2048, 8192, 1, [1, 1])).unwrap();
         assert_eq!(l.kernel, c"ucn_mul_mat_vec_q6_K_1");
