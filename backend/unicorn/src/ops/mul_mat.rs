@@ -111,7 +111,7 @@ fn gpu_vec(ty: u32, k: usize, m: usize, n: usize, batch: usize) -> Option<Launch
     let blocks = if float {
         // Float weights, x read through the cache: a block per group, K split while the grid
         // has fewer than 1024 blocks and every warp keeps two steps.
-        while ks < 8 && groups(ks) * batch < 1024 && steps >= 2 * ks {
+        while ks < 8 && groups(ks) * batch < 1024 && steps >= 4 * ks {
             ks *= 2;
         }
         groups(ks)
