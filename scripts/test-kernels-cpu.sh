@@ -15,6 +15,8 @@
 #
 # -v prints a line per case, -k runs the cases whose "op: name" contains SUBSTRING.
 # UNICORN_KERNELS_CPU_GFX1103=0 skips the gfx1103 build (it then does not count as run).
+# Also fails (one failure) when the Rust code a case file mirrors (its "kt-mirrors" lines: the
+# op's select() and gpu()) changed since tests/kernels/mirrors.lock was written: see mirrors.py.
 # Needs llama.cpp built (build/bin: libggml-base, libggml-cpu; headers in vendor/llama.cpp,
 # both from scripts/setup-llama.sh) and g++. Prints a table per build and ends with
 # "kernels-cpu: N passed, N failed" over both; exits non-zero on any failure.
@@ -95,6 +97,8 @@ say "built in $(( $(date +%s) - start )) s"
 
 # --- run ------------------------------------------------------------------------------------
 passed=0 failed=0
+# The case files mirror the Rust select()/gpu() of their op: a change there must reach them.
+python3 "$here/tests/kernels/mirrors.py" check || failed=$((failed + 1))
 run() { # NAME BINARY TITLE [ARGS...]
   echo "== $1: $3"
   local log=$build/$1.log line

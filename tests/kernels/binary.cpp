@@ -1,5 +1,8 @@
 // ADD, SUB, MUL, DIV (kernels/hip/binary.cu): src1 repeated over src0 in every dimension,
 // strided rows on either side, long rows over grid x and many rows over grid z.
+// kt-mirrors: ops/binary.rs: select gpu
+// kt-mirrors: ops/mod.rs: tiles
+// kt-mirrors: gpu/mod.rs: rows MAX_GRID_YZ
 #include "harness.h"
 
 #include <array>

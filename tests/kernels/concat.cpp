@@ -1,5 +1,9 @@
 // CONCAT (kernels/hip/concat.cu): along each dimension, F32/F16/BF16/I32, contiguous and
 // transposed (strided) first source.
+// kt-mirrors: ops/concat.rs: select gpu
+// kt-mirrors: ops/mod.rs: tiles plain_elem_size
+// kt-mirrors: ops/cpy.rs: float_elem_size
+// kt-mirrors: gpu/mod.rs: rows MAX_GRID_YZ
 #include "harness.h"
 
 using Args = ucn_concat_args;

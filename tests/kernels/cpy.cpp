@@ -1,5 +1,8 @@
 // CPY / CONT / DUP (kernels/hip/cpy.cu): F32, F16, BF16 to each other, from permuted,
 // transposed and strided views, into a reshaped tensor and into a view of a larger one.
+// kt-mirrors: ops/cpy.rs: select gpu float_elem_size
+// kt-mirrors: ops/mod.rs: tiles
+// kt-mirrors: gpu/mod.rs: rows MAX_GRID_YZ
 #include "harness.h"
 
 #include <string>

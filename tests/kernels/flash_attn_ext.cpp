@@ -2,6 +2,9 @@
 // MLA sizes), F16/BF16/F32 KV, GQA, masks (broadcast and per head, -inf entries, fully masked
 // rows), soft-cap, ALiBi, sinks, KV-cache views (strided and misaligned rows), decode (one row
 // per block) and prefill (rows sharing a block) launch shapes.
+// kt-mirrors: ops/flash_attn_ext.rs: select gpu gpu_kernel gcd kv_elem_size GPU_MIN_SHARED_BLOCKS GPU_DECODE_WARPS GPU_SHARED_WARPS
+// kt-mirrors: ops/cpy.rs: float_elem_size
+// kt-mirrors: gpu/mod.rs: rows MAX_GRID_YZ
 #include "harness.h"
 
 #include <cmath>

@@ -1,5 +1,9 @@
 // GET_ROWS (kernels/hip/get_rows.cu): every weight type, index broadcasting over dims 1 and 2,
 // strided indices and weight rows, rows spread over grid z.
+// kt-mirrors: ops/get_rows.rs: select gpu
+// kt-mirrors: quants.rs: format
+// kt-mirrors: ops/mod.rs: tiles
+// kt-mirrors: gpu/mod.rs: rows MAX_GRID_YZ
 #include "harness.h"
 
 using Args = ucn_get_rows_args;

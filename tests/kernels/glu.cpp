@@ -1,5 +1,8 @@
 // GLU (kernels/hip/glu.cu): REGLU, GEGLU, SWIGLU, GEGLU_ERF, GEGLU_QUICK, fused ([x | g] and
 // swapped [g | x]) and split, contiguous and strided rows.
+// kt-mirrors: ops/glu.rs: select gpu activation
+// kt-mirrors: ops/mod.rs: tiles
+// kt-mirrors: gpu/mod.rs: rows MAX_GRID_YZ
 #include "harness.h"
 
 using Args = ucn_glu_args;

@@ -1,8 +1,11 @@
 // MUL_MAT (kernels/hip/mul_mat.cu): every weight type (F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K,
 // Q5_K, Q6_K) through the kernel the Rust side picks: the mat-vec kernels (n = 1..8), the
-// matrix-core kernel (n > 8; its nvcuda::wmma path, emulated by emu/mma.h) and the generic
-// fallback (UNICORN_MUL_MAT=generic); odd shapes (tile edges, K tails, rows off the 16-byte
+// matrix-core kernels (n > 8: 128 x 64 tiles, and 128 x 128 with UNICORN_MUL_MAT=mma128) and
+// the generic fallback (UNICORN_MUL_MAT=generic); odd shapes (tile edges, K tails, rows off the 16-byte
 // grid), broadcasting over dims 2 and 3, non-contiguous and misaligned activations.
+// kt-mirrors: ops/mul_mat.rs: select gpu gpu_vec vec_rows kernel_name choice uses_tinyblas MMA_BM
+// kt-mirrors: quants.rs: format
+// kt-mirrors: gpu/mod.rs: rows MAX_GRID_YZ
 #include "harness.h"
 
 #include <string>
@@ -46,13 +49,14 @@ static std::optional<Args> op_select(const ggml_tensor *node) {
     return a;
 }
 
-// ops/mul_mat.rs kernel_name(): [vec nc=1, 2, 4, 8, mma] per type.
+// ops/mul_mat.rs kernel_name(): [vec nc=1, 2, 4, 8, mma, mma128] per type.
 static K kernel(uint32_t type, const char *kind, size_t nc) {
     const struct {
-        ggml_type t;
-        K k[5];
+        K k[6];
     } table[] = {
-#define KT_MM_ROW(T) {GGML_TYPE_COUNT, {ucn_mul_mat_vec_##T##_1, ucn_mul_mat_vec_##T##_2, ucn_mul_mat_vec_##T##_4, ucn_mul_mat_vec_##T##_8, ucn_mul_mat_mma_##T}},
+#define KT_MM_ROW(T)                                                                                                     \
+    {{ucn_mul_mat_vec_##T##_1, ucn_mul_mat_vec_##T##_2, ucn_mul_mat_vec_##T##_4, ucn_mul_mat_vec_##T##_8, ucn_mul_mat_mma_##T, \
+      ucn_mul_mat_mma128_##T}},
         KT_MM_TYPES(KT_MM_ROW)
 #undef KT_MM_ROW
     };
@@ -62,6 +66,7 @@ static K kernel(uint32_t type, const char *kind, size_t nc) {
     for (size_t i = 0; i < sizeof order / sizeof order[0]; ++i) {
         if ((uint32_t)order[i] != type) continue;
         if (std::string(kind) == "mma") return table[i].k[4];
+        if (std::string(kind) == "mma128") return table[i].k[5];
         switch (nc) {
         case 1: return table[i].k[0];
         case 2: return table[i].k[1];
@@ -72,9 +77,9 @@ static K kernel(uint32_t type, const char *kind, size_t nc) {
     return nullptr;
 }
 
-// ops/mul_mat.rs: MMA_BM, MMA_BN, vec_rows(); gpu::MAX_GRID_YZ (the real limit: it decides
-// between the matrix-core and the generic kernel).
-constexpr size_t MMA_BM = 128, MMA_BN = 64, RUST_MAX_GRID_YZ = 65535;
+// ops/mul_mat.rs: MMA_BM, vec_rows(); gpu::MAX_GRID_YZ (the real limit: it decides between the
+// matrix-core and the generic kernel).
+constexpr size_t MMA_BM = 128, RUST_MAX_GRID_YZ = 65535;
 static size_t vec_rows(uint32_t ty, size_t nc) { return nc == 1 && ty != GGML_TYPE_Q6_K ? 2 : 1; }
 static size_t next_pow2(size_t n) {
     size_t p = 1;
@@ -97,18 +102,25 @@ static std::optional<std::pair<K, kt::Launch>> gpu_vec(uint32_t ty, size_t k, si
     return std::make_pair(name, kt::Launch{dim3((unsigned)blocks(ks), (unsigned)y, (unsigned)z), dim3(32, (unsigned)ks, (unsigned)(8 / ks))});
 }
 
-static bool g_force_generic = false; // UNICORN_MUL_MAT=generic
+// ops/mul_mat.rs choice(): UNICORN_MUL_MAT (the Rust side reads it once; a case sets it here).
+enum class Choice { Default, Generic, Mma128 };
+static Choice g_choice = Choice::Default;
 
 // ops/mul_mat.rs gpu()
 static std::pair<K, kt::Launch> op_gpu(const Args &a) {
     const size_t k = a.src0.ne[0], m = a.src0.ne[1], n = a.src1.ne[1], batch = a.src1.ne[2] * a.src1.ne[3];
-    if (!g_force_generic) {
+    if (g_choice != Choice::Generic) {
         if (n <= 8) {
             if (auto l = gpu_vec(a.weight_type, k, m, n, batch)) return *l;
-        } else if (K name = kernel(a.weight_type, "mma", 0)) {
+        } else {
+            const bool big = g_choice == Choice::Mma128 && n > 64;
+            const size_t bn = big ? 128 : 64;
             const size_t tiles_m = std::max<size_t>((m + MMA_BM - 1) / MMA_BM, 1);
-            if (tiles_m <= RUST_MAX_GRID_YZ && std::max<size_t>(batch, 1) <= RUST_MAX_GRID_YZ) {
-                return {name, kt::Launch{dim3((unsigned)((n + MMA_BN - 1) / MMA_BN), (unsigned)tiles_m, (unsigned)std::max<size_t>(batch, 1)), dim3(256, 1, 1)}};
+            if (K name = kernel(a.weight_type, big ? "mma128" : "mma", 0)) {
+                if (tiles_m <= RUST_MAX_GRID_YZ && std::max<size_t>(batch, 1) <= RUST_MAX_GRID_YZ) {
+                    return {name, kt::Launch{dim3((unsigned)((n + bn - 1) / bn), (unsigned)tiles_m, (unsigned)std::max<size_t>(batch, 1)),
+                                             dim3(256, 1, 1)}};
+                }
             }
         }
     }
@@ -120,7 +132,7 @@ struct Mm {
     int64_t k = 256, m = 64, n = 1;
     int64_t w2 = 1, w3 = 1, x2 = 1, x3 = 1; // batch dims of the weight and of x (broadcast: x2 % w2 == 0)
     int x_layout = 0;                       // 0 dense, 1 padded rows, 2 permuted (rows over dim 2), 3 misaligned (one float in)
-    bool generic = false;
+    Choice choice = Choice::Default;
 };
 
 static void mul_mat(kt::Case &c, const Mm &p) {
@@ -144,7 +156,7 @@ static void mul_mat(kt::Case &c, const Mm &p) {
     }
     default: x = c.tensor(GGML_TYPE_F32, p.k, p.n, p.x2, p.x3);
     }
-    g_force_generic = p.generic;
+    g_choice = p.choice;
     c.run_op<Args>("mul_mat.rs", ggml_mul_mat(c.ctx, w, x), op_select, op_gpu);
 }
 
@@ -157,12 +169,12 @@ static std::string describe(const Mm &p) {
     a.weight_type = (uint32_t)p.t;
     a.src0.ne[0] = (size_t)p.k, a.src0.ne[1] = (size_t)p.m, a.src1.ne[1] = (size_t)p.n;
     a.src1.ne[2] = (size_t)p.x2, a.src1.ne[3] = (size_t)p.x3;
-    g_force_generic = p.generic;
+    g_choice = p.choice;
     const auto [k, l] = op_gpu(a);
-    const char *kind = k == ucn_mul_mat_generic ? "generic" : l.block.x == 256 ? "mma" : "vec";
-    s += kt::fmt(" [%s%s, grid %ux%ux%u, block %ux%ux%u]", kind, p.generic ? " forced" : "", l.grid.x, l.grid.y, l.grid.z, l.block.x,
-                 l.block.y, l.block.z);
-    g_force_generic = false;
+    const char *kind = k == ucn_mul_mat_generic ? "generic" : k == kernel(a.weight_type, "mma128", 0) ? "mma128" : l.block.x == 256 ? "mma" : "vec";
+    const char *env = p.choice == Choice::Generic ? " UNICORN_MUL_MAT=generic" : p.choice == Choice::Mma128 ? " UNICORN_MUL_MAT=mma128" : "";
+    s += kt::fmt(" [%s%s, grid %ux%ux%u, block %ux%ux%u]", kind, env, l.grid.x, l.grid.y, l.grid.z, l.block.x, l.block.y, l.block.z);
+    g_choice = Choice::Default;
     return s;
 }
 
@@ -208,8 +220,12 @@ KT_CASES(mul_mat) {
         all.push_back(p);
         p.w2 = p.w3 = p.x2 = p.x3 = 1, p.x_layout = 0;
         // the generic fallback (UNICORN_MUL_MAT=generic): one row, a batch of 20 columns
-        p.generic = true, p.k = kq ? 256 : 64, p.m = 9, p.n = 20;
+        p.choice = Choice::Generic, p.k = kq ? 256 : 64, p.m = 9, p.n = 20;
         all.push_back(p);
+        // 128 x 128 tiles (UNICORN_MUL_MAT=mma128): two column tiles, the second one partial
+        p.choice = Choice::Mma128, p.k = kq ? 256 : 96, p.m = 130, p.n = 200;
+        all.push_back(p);
+        p.choice = Choice::Default;
     }
     for (const Mm &p : all) {
         cases.add(describe(p), [p](kt::Case &c) { mul_mat(c, p); });

@@ -1,5 +1,9 @@
 // REPEAT (kernels/hip/repeat.cu): a tensor tiled to a larger shape, F32/F16/I32, including a source
 // with strided rows.
+// kt-mirrors: ops/repeat.rs: select gpu
+// kt-mirrors: ops/mod.rs: tiles plain_elem_size
+// kt-mirrors: ops/cpy.rs: float_elem_size
+// kt-mirrors: gpu/mod.rs: rows MAX_GRID_YZ
 #include "harness.h"
 
 #include <array>

@@ -1,5 +1,8 @@
 // RMS_NORM (kernels/hip/rms_norm.cu): one block per row, 32 to 1024 threads (ops::row_threads),
 // contiguous and strided rows, rows over grid z.
+// kt-mirrors: ops/rms_norm.rs: select gpu
+// kt-mirrors: ops/mod.rs: row_threads rowwise_f32
+// kt-mirrors: gpu/mod.rs: rows MAX_GRID_YZ
 #include "harness.h"
 
 using Args = ucn_rms_norm_args;

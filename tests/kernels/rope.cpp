@@ -1,6 +1,9 @@
 // ROPE, modes NORMAL and NEOX (kernels/hip/rope.cu): full and partial rotation, frequency
 // factors, an offset into the row (ggml_rope_set_offset), YaRN extrapolation, long positions,
 // a strided source over several batches.
+// kt-mirrors: ops/rope.rs: select gpu MODE_NORMAL MODE_NEOX
+// kt-mirrors: ops/mod.rs: tiles
+// kt-mirrors: gpu/mod.rs: rows MAX_GRID_YZ
 #include "harness.h"
 
 #include <cmath>

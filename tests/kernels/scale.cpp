@@ -1,5 +1,8 @@
 // SCALE (kernels/hip/scale.cu): y = x * s + b, with and without bias (ggml-cpu computes SCALE
 // on contiguous sources only, so no strided rows here).
+// kt-mirrors: ops/scale.rs: select gpu
+// kt-mirrors: ops/mod.rs: rowwise_f32
+// kt-mirrors: gpu/mod.rs: rows MAX_GRID_YZ
 #include "harness.h"
 
 using Args = ucn_scale_args;

@@ -1,6 +1,10 @@
 // SET_ROWS (kernels/hip/set_rows.cu): F32 rows into F32/F16/BF16, I32 and I64 indices,
 // indices broadcast over dims 2 and 3, strided source rows, a destination that is a view
 // into a larger buffer (a KV cache slice). Rows not named by an index must keep their value.
+// kt-mirrors: ops/set_rows.rs: select gpu
+// kt-mirrors: ops/cpy.rs: float_elem_size
+// kt-mirrors: ops/mod.rs: tiles
+// kt-mirrors: gpu/mod.rs: rows MAX_GRID_YZ
 #include "harness.h"
 
 #include <algorithm>

@@ -1,4 +1,7 @@
 // SUM_ROWS and MEAN (kernels/hip/sum_rows.cu): one block per row, strided rows, many rows.
+// kt-mirrors: ops/sum_rows.rs: select gpu
+// kt-mirrors: ops/mod.rs: row_threads
+// kt-mirrors: gpu/mod.rs: rows MAX_GRID_YZ
 #include "harness.h"
 
 using Args = ucn_sum_rows_args;

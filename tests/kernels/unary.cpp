@@ -1,5 +1,8 @@
 // UNARY, SQR, SQRT (kernels/hip/unary.cu): every function the Rust side maps, on contiguous
 // rows and on strided rows, inputs spanning GELU's clamps (|x| >= 10).
+// kt-mirrors: ops/unary.rs: select gpu from_ggml
+// kt-mirrors: ops/mod.rs: tiles rowwise_f32
+// kt-mirrors: gpu/mod.rs: rows MAX_GRID_YZ
 #include "harness.h"
 
 using Args = ucn_unary_args;
