@@ -14,11 +14,15 @@ is out of reach (0.6^30 for the first case). For the whole suite under load:
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import time
 
 import pytest
 
-from conftest import COMMON, UNICORN_ARGS, BusyLoad, generate_gemma3n
+from conftest import COMMON, REPO, UNICORN_ARGS, BusyLoad, completion, generate_gemma3n
 from test_unicorn import ALLOC_FAIL_ADDRESS_SPACE_MIB, ALLOC_FAIL_ARGS, NO_DEVICE_LINE
 
 
@@ -81,3 +85,26 @@ def test_error_explained_under_load(case, run, model_path, tmp_path):
     assert share >= 0.25 * load.workers, f"the load was not real: the busy loops got {share:.2f} cores"
     assert not failed, (f"{case}: the explanation was missing in {len(failed)} of {runs} runs; the first:\n"
                         f"{failed[0].tail()}")
+
+
+def test_killed_generator_leaves_no_model(model_path, run, tmp_path):
+    """The Gemma3n generator killed (SIGKILL) while it writes the model leaves no file under the
+    name it was asked for (it writes NAME.part and renames at the end), so nothing half-written
+    is taken for a model later; run again, it writes a model that loads and generates."""
+    out = tmp_path / "g3n.gguf"
+    cmd = ["python3", str(REPO / "scripts" / "gen-gemma3n.py"), "-q", "--tokenizer-from", str(model_path),
+           "--preset", "tiny", "--seed", "11", "-o", str(out)]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    part = out.with_name(out.name + ".part")
+    t0 = time.monotonic()
+    while not (part.exists() and part.stat().st_size > 1 << 20) and p.poll() is None and time.monotonic() - t0 < 120:
+        time.sleep(0.05)
+    assert p.poll() is None, f"the generator ended (exit {p.returncode}) before it was killed"
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    print(f"killed the generator after {time.monotonic() - t0:.1f} s with {part.stat().st_size >> 20} MiB in {part.name}")
+    assert not out.exists(), f"{out} exists after the generator was killed mid-write"
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and out.is_file(), r.stderr[-2000:]
+    assert not part.exists(), f"{part} left behind by a completed run"
+    completion(run, out, "Hello", 4, True)
