@@ -3,7 +3,7 @@
 // matrix-core kernels (n > 8: 128 x 64 tiles, and 128 x 128 with UNICORN_MUL_MAT=mma128) and
 // the generic fallback (UNICORN_MUL_MAT=generic); odd shapes (tile edges, K tails, rows off the 16-byte
 // grid), broadcasting over dims 2 and 3, non-contiguous and misaligned activations.
-// kt-mirrors: ops/mul_mat.rs: select gpu gpu_vec vec_rows kernel_name choice uses_tinyblas MMA_BM
+// kt-mirrors: ops/mul_mat.rs: select gpu gpu_vec vec_rows kernel_name choice uses_tinyblas MMA_BM VEC_MIN_BLOCKS VEC_MAX_BLOCKS
 // kt-mirrors: quants.rs: format
 // kt-mirrors: gpu/mod.rs: rows MAX_GRID_YZ
 #include "harness.h"
@@ -87,19 +87,27 @@ static size_t next_pow2(size_t n) {
     return p;
 }
 
-// ops/mul_mat.rs gpu_vec()
+// ops/mul_mat.rs VEC_MIN_BLOCKS, VEC_MAX_BLOCKS, gpu_vec()
+constexpr size_t VEC_MIN_BLOCKS = 256, VEC_MAX_BLOCKS = 1024;
 static std::optional<std::pair<K, kt::Launch>> gpu_vec(uint32_t ty, size_t k, size_t m, size_t n, size_t batch) {
     const size_t nc = next_pow2(std::max<size_t>(n, 1));
     const K name = kernel(ty, "vec", nc);
     if (!name) return std::nullopt;
-    const size_t step = ty == GGML_TYPE_F32 || ty == GGML_TYPE_F16 || ty == GGML_TYPE_BF16 ? 256 : ty == GGML_TYPE_Q6_K ? 32 * 64 : 32 * 32;
+    const bool flt = ty == GGML_TYPE_F32 || ty == GGML_TYPE_F16 || ty == GGML_TYPE_BF16;
+    const size_t step = flt ? 256 : ty == GGML_TYPE_Q6_K ? 32 * 64 : 32 * 32;
     const size_t steps = (k + step - 1) / step, rows = vec_rows(ty, nc);
-    auto blocks = [&](size_t ks) { return std::max<size_t>((m + 8 / ks * rows - 1) / (8 / ks * rows), 1); };
-    size_t ks = 1;
-    while (ks < 8 && blocks(ks) * batch < 1024 && steps >= 4 * ks) ks *= 2;
+    auto groups = [&](size_t ks) { return std::max<size_t>((m + 8 / ks * rows - 1) / (8 / ks * rows), 1); };
+    size_t ks = 1, blocks;
+    if (flt) {
+        while (ks < 8 && groups(ks) * batch < 1024 && steps >= 4 * ks) ks *= 2;
+        blocks = groups(ks);
+    } else {
+        while (ks < 8 && groups(ks) * batch < VEC_MIN_BLOCKS && steps >= 4 * ks) ks *= 2;
+        blocks = ks == 1 ? std::min(groups(1), VEC_MAX_BLOCKS / nc) : groups(ks); // ks = 1: blocks loop over groups
+    }
     const size_t y = std::clamp<size_t>(batch, 1, RUST_MAX_GRID_YZ), z = (std::max<size_t>(batch, 1) + y - 1) / y;
     if (z > RUST_MAX_GRID_YZ) return std::nullopt;
-    return std::make_pair(name, kt::Launch{dim3((unsigned)blocks(ks), (unsigned)y, (unsigned)z), dim3(32, (unsigned)ks, (unsigned)(8 / ks))});
+    return std::make_pair(name, kt::Launch{dim3((unsigned)blocks, (unsigned)y, (unsigned)z), dim3(32, (unsigned)ks, (unsigned)(8 / ks))});
 }
 
 // ops/mul_mat.rs choice(): UNICORN_MUL_MAT (the Rust side reads it once; a case sets it here).
@@ -226,6 +234,12 @@ KT_CASES(mul_mat) {
         p.choice = Choice::Mma128, p.k = kq ? 256 : 96, p.m = 130, p.n = 200;
         all.push_back(p);
         p.choice = Choice::Default;
+    }
+    for (ggml_type t : {GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q6_K}) {
+        // more row groups than blocks (at most 1024 / nc): each block loops over its groups
+        Mm p;
+        p.t = t, p.k = t == GGML_TYPE_Q6_K ? 2048 : 1024, p.m = 1100, p.n = 8;
+        all.push_back(p);
     }
     for (const Mm &p : all) {
         cases.add(describe(p), [p](kt::Case &c) { mul_mat(c, p); });
