@@ -21,9 +21,10 @@ import subprocess
 import time
 
 import pytest
+import requests
 
 from conftest import COMMON, REPO, UNICORN_ARGS, BusyLoad, completion, generate_gemma3n
-from test_unicorn import ALLOC_FAIL_ADDRESS_SPACE_MIB, ALLOC_FAIL_ARGS, NO_DEVICE_LINE
+from test_unicorn import ALLOC_FAIL_ADDRESS_SPACE_MIB, ALLOC_FAIL_ARGS, NO_DEVICE_LINE, SERVER_ARGS
 
 
 def no_hardware(run, model_path, tmp_path):
@@ -108,3 +109,46 @@ def test_killed_generator_leaves_no_model(model_path, run, tmp_path):
     assert r.returncode == 0 and out.is_file(), r.stderr[-2000:]
     assert not part.exists(), f"{part} left behind by a completed run"
     completion(run, out, "Hello", 4, True)
+
+
+# ---------------------------------------------------------------------------------------------
+# engine failures (UNICORN_FAULT=OP:N makes the N-th computation of OP fail, as an engine would)
+
+FAULT_LINE = re.compile(r"unicorn: UNICORN_\w+: \S+ \((\w+)\) failed: fault injected by UNICORN_FAULT")
+
+
+def test_engine_failure_ends_completion_cleanly(model_path, run):
+    """A MUL_MAT that fails mid-generation (UNICORN_FAULT=MUL_MAT:300, past llama.cpp's warm-up,
+    whose failures llama.cpp ignores): llama-completion exits 1, no signal, with the plugin's
+    line naming the failed node and llama.cpp's own decode error."""
+    res = run("llama-completion", ["-m", model_path, "-p", "The capital of France is", "-n", 16, "--temp", 0,
+                                   "-no-cnv", "-c", 256] + COMMON + UNICORN_ARGS, unicorn=True, timeout=120,
+              env={"UNICORN_FAULT": "MUL_MAT:300"})
+    print("\n".join(l for l in res.output.splitlines() if "fault" in l or "fail" in l))
+    assert res.rc == 1, f"exit {res.rc}:\n{res.tail()}"
+    assert FAULT_LINE.search(res.output), res.tail()
+    assert re.search(r"failed to (eval|decode)|decode: failed|compute graph", res.output), res.tail()
+
+
+def test_engine_failure_fails_one_server_request(model_path, llama_server):
+    """llama-server --backend unicorn with UNICORN_FAULT=FLASH_ATTN_EXT:200: the request during
+    which that computation fails is answered with an HTTP error, the server keeps serving, and
+    the requests after it get the answer the first request got."""
+    srv = llama_server(model_path, SERVER_ARGS + UNICORN_ARGS, unicorn=True, env={"UNICORN_FAULT": "FLASH_ATTN_EXT:200"},
+                       name="fault")
+    body = {"prompt": "The capital of France is", "n_predict": 4, "temperature": 0, "cache_prompt": False}
+    codes, answers = [], []
+    for _ in range(12):
+        r = requests.post(srv.url + "/completion", json=body, timeout=120)
+        codes.append(r.status_code)
+        answers.append(r.json().get("content") if r.status_code == 200 else r.json().get("error", {}).get("message"))
+        if codes.count(500) == 1 and len(codes) - codes.index(500) > 3:
+            break
+    print(f"HTTP status per request: {codes}; answers: {answers}")
+    assert codes.count(500) == 1, f"expected exactly one failed request: {codes}"
+    i = codes.index(500)
+    assert answers[i] == "Compute error.", answers[i]
+    good = [a for c, a in zip(codes, answers) if c == 200]
+    assert all(c == 200 for c in codes[:i] + codes[i + 1:]) and len(good) >= 3 and len(set(good)) == 1, (codes, answers)
+    assert srv.get("/health").status_code == 200
+    assert FAULT_LINE.search(srv.log()), srv.log_tail()
