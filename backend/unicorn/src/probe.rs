@@ -50,6 +50,21 @@ fn gfx_name(v: u32) -> Option<String> {
     (v > 0).then(|| format!("gfx{}{}{:x}", v / 10000, (v / 100) % 100, v % 100))
 }
 
+/// The folder `libggml-unicorn.so` was loaded from (its kernel files lie beside it).
+pub fn plugin_dir() -> Option<std::path::PathBuf> {
+    // SAFETY: Dl_info is a plain C struct of pointers; all-zero is a valid value.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    // SAFETY: dladdr only reads the address (of a function of this library) and fills `info`,
+    // a live local.
+    let found = unsafe { libc::dladdr(plugin_dir as *const libc::c_void, &mut info) } != 0;
+    if !found || info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: dli_fname is a NUL-terminated path owned by the dynamic loader.
+    let path = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) }.to_string_lossy().into_owned();
+    Path::new(&path).canonicalize().ok()?.parent().map(Path::to_path_buf)
+}
+
 /// (available, total) host memory in bytes, from /proc/meminfo.
 pub fn host_memory() -> (usize, usize) {
     let text = fs::read_to_string("/proc/meminfo").unwrap_or_default();

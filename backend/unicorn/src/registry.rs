@@ -84,20 +84,7 @@ pub fn kernels_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("UNICORN_KERNELS").filter(|d| !d.is_empty()) {
         return PathBuf::from(d);
     }
-    plugin_dir().unwrap_or_default().join("unicorn-kernels")
-}
-
-/// The folder this shared library was loaded from.
-fn plugin_dir() -> Option<PathBuf> {
-    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
-    // SAFETY: dladdr only reads the address (of a function in this library) and fills `info`.
-    let found = unsafe { libc::dladdr(kernels_dir as *const libc::c_void, &mut info) } != 0;
-    if !found || info.dli_fname.is_null() {
-        return None;
-    }
-    // SAFETY: dli_fname is a NUL-terminated path owned by the dynamic loader.
-    let path = unsafe { CStr::from_ptr(info.dli_fname) }.to_string_lossy().into_owned();
-    PathBuf::from(path).canonicalize().ok()?.parent().map(PathBuf::from)
+    probe::plugin_dir().unwrap_or_default().join("unicorn-kernels")
 }
 
 /// The iGPU's GPU engine: a GPU through HIP or CUDA, with its code object. The error says

@@ -10,7 +10,7 @@
 //!
 //! Anything missing: `check` says what and where, in one line; the NPU device is then not
 //! registered and attention runs on another device.
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// (head dimension, xclbin, instruction-sequence templates as (insts, patch table)).
 pub type KernelFiles = (usize, PathBuf, Vec<(PathBuf, PathBuf)>);
@@ -24,19 +24,6 @@ pub struct Ready {
     pub variants: Vec<KernelFiles>,
 }
 
-/// The folder `libggml-unicorn.so` was loaded from.
-pub fn plugin_dir() -> Option<PathBuf> {
-    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
-    // SAFETY: dladdr reads the address of a function of this library and fills `info`, a live
-    // local; dli_fname, when set, is a NUL-terminated path owned by the loader.
-    let ok = unsafe { libc::dladdr(plugin_dir as *const libc::c_void, &mut info) };
-    if ok == 0 || info.dli_fname.is_null() {
-        return None;
-    }
-    let path = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) }.to_string_lossy().into_owned();
-    Path::new(&path).parent().map(Path::to_path_buf)
-}
-
 fn env_path(var: &str) -> Option<PathBuf> {
     std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from)
 }
@@ -44,7 +31,7 @@ fn env_path(var: &str) -> Option<PathBuf> {
 /// Looks for the three; `accel` is the probe's amdxdna node, if any.
 pub fn check(accel: Option<&str>) -> Result<Ready, String> {
     let accel = accel.ok_or("no amdxdna NPU (/dev/accel/accel*)")?.to_string();
-    let here = plugin_dir();
+    let here = crate::probe::plugin_dir();
     let shim = env_path("UNICORN_XRT_SHIM")
         .or_else(|| here.as_ref().map(|d| d.join(xrt_sys::SHIM_FILE)))
         .ok_or("cannot locate the plugin's folder to look for libunicorn-xrt.so; set UNICORN_XRT_SHIM")?;
