@@ -1028,8 +1028,10 @@ static __device__ __forceinline__ void ucn_mul_mat_mma_body(const ucn_mul_mat_ar
     const float *xcol = (const float *)(x0 + (b_ok ? tile_n + cb : N - 1) * a.src1.nb[1]);
     const bool xa16 = (((uintptr_t)p.src[1] | a.src1.nb[1] | a.src1.nb[2] | a.src1.nb[3]) & 15) == 0;
 
-    typename W::raw wraw = {}; // rows past the matrix (checked loads) leave it as it is
-    float xv[XE];
+    // Two register sets of a step's global loads (weights raw, x), so that a step's loads are
+    // issued two steps before they are stored to shared memory: set (step % 2).
+    typename W::raw wraw0 = {}, wraw1 = {}; // rows past the matrix (checked loads) leave them as they are
+    float xv0[XE], xv1[XE];
     const size_t nk = (K + BK - 1) / BK;
     ucn_mma_c acc[2][NF];
 #pragma unroll
@@ -1040,7 +1042,7 @@ static __device__ __forceinline__ void ucn_mul_mat_mma_body(const ucn_mul_mat_ar
         }
     }
     // Step kt's global loads into registers (wraw, xv), and from there into buffer buf.
-#define UCN_MMA_FETCH(kt)                                                                                     \
+#define UCN_MMA_FETCH(wraw, xv, kt)                                                                           \
     do {                                                                                                      \
         const size_t k0_ = (kt) * BK;                                                                         \
         if (FAST) {                                                                                           \
@@ -1072,7 +1074,7 @@ static __device__ __forceinline__ void ucn_mul_mat_mma_body(const ucn_mul_mat_ar
             }                                                                                                 \
         }                                                                                                     \
     } while (0)
-#define UCN_MMA_STORE(buf, kt)                                                                                \
+#define UCN_MMA_STORE(wraw, xv, buf, kt)                                                                      \
     do {                                                                                                      \
         uint32_t h_[8];                                                                                       \
         W::convert(wraw, (kt) * BK + ka, h_);                                                                 \
@@ -1092,41 +1094,48 @@ static __device__ __forceinline__ void ucn_mul_mat_mma_body(const ucn_mul_mat_ar
                                    ucn_pack_f16x2(ucn_clamp_f16(v_[6]), ucn_clamp_f16(v_[7])));               \
         }                                                                                                     \
     } while (0)
+    // One k step: the loads of step kt + 2 into set L, the products of buffer kt % 2, step kt + 1
+    // from set S into the other buffer (past the last step: the last step again, into the idle
+    // buffer; nothing reads it).
+#define UCN_MMA_STEP(kt, wrawL, xvL, wrawS, xvS)                                                              \
+    do {                                                                                                      \
+        const size_t kt_ = (kt);                                                                              \
+        UCN_MMA_FETCH(wrawL, xvL, kt_ + 2 < nk ? kt_ + 2 : nk - 1);                                           \
+        const uint16_t *as_ = sm.As[kt_ & 1] + wm * 32 * LD, *bs_ = sm.Bs[kt_ & 1] + wn * (BN / 2) * LD;     \
+        for (int kk_ = 0; kk_ < BK; kk_ += 16) {                                                              \
+            ucn_mma_a fa_[2];                                                                                 \
+            ucn_mma_b fb_[NF];                                                                                \
+            for (int i_ = 0; i_ < 2; ++i_) {                                                                  \
+                ucn_mma_load_a(fa_[i_], as_ + 16 * i_ * LD + kk_, LD);                                        \
+            }                                                                                                 \
+            for (int j_ = 0; j_ < NF; ++j_) {                                                                 \
+                ucn_mma_load_b(fb_[j_], bs_ + 16 * j_ * LD + kk_, LD);                                        \
+            }                                                                                                 \
+            for (int i_ = 0; i_ < 2; ++i_) {                                                                  \
+                for (int j_ = 0; j_ < NF; ++j_) {                                                             \
+                    ucn_mma(acc[i_][j_], fa_[i_], fb_[j_]);                                                   \
+                }                                                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
+        UCN_MMA_STORE(wrawS, xvS, (kt_ + 1) & 1, kt_ + 1 < nk ? kt_ + 1 : nk - 1);                            \
+        __syncthreads();                                                                                      \
+    } while (0)
 
     if (nk > 0) {
-        UCN_MMA_FETCH(0);
-        UCN_MMA_STORE(0, 0);
+        UCN_MMA_FETCH(wraw0, xv0, 0);
+        UCN_MMA_STORE(wraw0, xv0, 0, 0);
+        UCN_MMA_FETCH(wraw1, xv1, nk > 1 ? 1 : 0);
     }
     __syncthreads();
-    for (size_t kt = 0; kt < nk; ++kt) {
-        const int cur = (int)(kt & 1);
-        // The next step's loads (the last step reloads itself; its store goes to the idle buffer).
-        const size_t kn = kt + 1 < nk ? kt + 1 : kt;
-        UCN_MMA_FETCH(kn);
-        const uint16_t *as = sm.As[cur] + wm * 32 * LD, *bs = sm.Bs[cur] + wn * (BN / 2) * LD;
-#pragma unroll
-        for (int kk = 0; kk < BK; kk += 16) {
-            ucn_mma_a fa[2];
-            ucn_mma_b fb[NF];
-#pragma unroll
-            for (int i = 0; i < 2; ++i) {
-                ucn_mma_load_a(fa[i], as + 16 * i * LD + kk, LD);
-            }
-#pragma unroll
-            for (int j = 0; j < NF; ++j) {
-                ucn_mma_load_b(fb[j], bs + 16 * j * LD + kk, LD);
-            }
-#pragma unroll
-            for (int i = 0; i < 2; ++i) {
-#pragma unroll
-                for (int j = 0; j < NF; ++j) {
-                    ucn_mma(acc[i][j], fa[i], fb[j]);
-                }
-            }
-        }
-        UCN_MMA_STORE(cur ^ 1, kn);
-        __syncthreads();
+    size_t kt = 0;
+    for (; kt + 1 < nk; kt += 2) { // even steps load into set 0, odd ones into set 1
+        UCN_MMA_STEP(kt, wraw0, xv0, wraw1, xv1);
+        UCN_MMA_STEP(kt + 1, wraw1, xv1, wraw0, xv0);
     }
+    if (kt < nk) {
+        UCN_MMA_STEP(kt, wraw0, xv0, wraw1, xv1);
+    }
+#undef UCN_MMA_STEP
 #undef UCN_MMA_FETCH
 #undef UCN_MMA_STORE
 
@@ -1284,7 +1293,7 @@ UCN_KERNEL void __launch_bounds__(256) ucn_mul_mat_generic(const ucn_mul_mat_arg
         ucn_mul_mat_vec_f<TY, nc>(a, p);                                                                  \
     }
 #define UCN_MMA(name, W)                                                                                  \
-    UCN_KERNEL void __launch_bounds__(256) ucn_mul_mat_mma_##name(const ucn_mul_mat_args a, const ucn_ptrs p) { \
+    UCN_KERNEL void UCN_LAUNCH_BOUNDS(256, 2) ucn_mul_mat_mma_##name(const ucn_mul_mat_args a, const ucn_ptrs p) { \
         ucn_mul_mat_mma<W, 64>(a, p);                                                                     \
     }                                                                                                     \
     UCN_KERNEL void __launch_bounds__(256) ucn_mul_mat_mma128_##name(const ucn_mul_mat_args a, const ucn_ptrs p) { \
