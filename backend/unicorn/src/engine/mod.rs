@@ -6,6 +6,7 @@
 //! - a HIP engine (iGPU, gfx1103) and an XRT engine (NPU): loaded at run time, so the plugin
 //!   loads on machines without ROCm or XRT. They take the same `ops::Kernel` arguments.
 pub mod gpu;
+pub mod pool;
 pub mod npu;
 pub mod reference;
 

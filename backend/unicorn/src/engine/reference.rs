@@ -1,26 +1,16 @@
 //! The reference engine: the CPU kernels of `ops`, on a thread pool of its own.
-use std::sync::RwLock;
-
+use super::pool::CpuPool;
 use super::{Engine, EngineError};
 use crate::ops::{self, Kernel};
 use crate::tensor::Tensor;
 
 pub struct ReferenceEngine {
-    pool: RwLock<rayon::ThreadPool>,
-}
-
-fn pool(n: usize) -> Result<rayon::ThreadPool, EngineError> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n.max(1))
-        .thread_name(|i| format!("unicorn-ref-{i}"))
-        .build()
-        .map_err(|e| EngineError::Failed(format!("thread pool: {e}")))
+    pool: CpuPool,
 }
 
 impl ReferenceEngine {
     pub fn new() -> Result<Self, EngineError> {
-        let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        Ok(ReferenceEngine { pool: RwLock::new(pool(n)?) })
+        Ok(ReferenceEngine { pool: CpuPool::new("unicorn-ref")? })
     }
 }
 
@@ -35,15 +25,9 @@ impl Engine for ReferenceEngine {
         ops::select(node)
     }
     fn compute(&self, kernel: &Kernel, node: &Tensor) -> Result<(), EngineError> {
-        let pool = self.pool.read().map_err(|_| EngineError::Failed("thread pool lock poisoned".into()))?;
-        pool.install(|| ops::run(kernel, node));
-        Ok(())
+        self.pool.install(|| ops::run(kernel, node))
     }
     fn set_n_threads(&self, n: usize) {
-        if let (Ok(new), Ok(mut cur)) = (pool(n), self.pool.write()) {
-            if cur.current_num_threads() != n.max(1) {
-                *cur = new;
-            }
-        }
+        self.pool.set_n_threads(n);
     }
 }

@@ -21,7 +21,7 @@ pub mod ready;
 pub mod schedule;
 pub mod xrt;
 
-use std::sync::RwLock;
+use super::pool::CpuPool;
 
 use super::{reference::ReferenceEngine, Engine, EngineError};
 use crate::ops::{self, Kernel};
@@ -46,44 +46,35 @@ impl Emulation {
 
 enum Path {
     Reference(ReferenceEngine),
-    AieHost,
+    /// The kernel's host build, on a CPU pool of its own.
+    AieHost(CpuPool),
     Xrt(Box<xrt::XrtEngine>),
 }
 
 pub struct NpuEngine {
     path: Path,
     name: String,
-    pool: RwLock<rayon::ThreadPool>,
-}
-
-fn pool(n: usize) -> Result<rayon::ThreadPool, EngineError> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n.max(1))
-        .thread_name(|i| format!("unicorn-npu-{i}"))
-        .build()
-        .map_err(|e| EngineError::Failed(format!("thread pool: {e}")))
 }
 
 impl NpuEngine {
     /// The emulated NPU (`UNICORN_EMULATE=1`), on the path `UNICORN_NPU_EMULATION` names.
     pub fn emulated() -> Result<NpuEngine, EngineError> {
         let emulation = Emulation::from_env().map_err(EngineError::Failed)?;
-        let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let (path, name) = match emulation {
             Emulation::Reference => (Path::Reference(ReferenceEngine::new()?), "CPU reference".to_string()),
             Emulation::AieHost => {
                 schedule::check_budget().map_err(EngineError::Failed)?;
-                (Path::AieHost, "aie-host (the AIE kernel built for the CPU, npu1 tile schedule)".to_string())
+                (Path::AieHost(CpuPool::new("unicorn-npu")?), "aie-host (the AIE kernel built for the CPU, npu1 tile schedule)".to_string())
             }
         };
-        Ok(NpuEngine { path, name, pool: RwLock::new(pool(n)?) })
+        Ok(NpuEngine { path, name })
     }
 
     /// The NPU itself, when `ready::check` found the device, XRT and the kernel files.
     pub fn hardware(ready: ready::Ready) -> Result<NpuEngine, EngineError> {
         let engine = xrt::XrtEngine::open(ready)?;
         let name = engine.describe();
-        Ok(NpuEngine { path: Path::Xrt(Box::new(engine)), name, pool: RwLock::new(pool(1)?) })
+        Ok(NpuEngine { path: Path::Xrt(Box::new(engine)), name })
     }
 
 }
@@ -101,7 +92,7 @@ impl Engine for NpuEngine {
         let k = ops::select(node)?;
         match (&self.path, &k) {
             (Path::Reference(_), _) => Some(k),
-            (Path::AieHost, Kernel::FlashAttnExt(a)) => schedule::supports(a).is_ok().then_some(k),
+            (Path::AieHost(_), Kernel::FlashAttnExt(a)) => schedule::supports(a).is_ok().then_some(k),
             (Path::Xrt(x), Kernel::FlashAttnExt(a)) => x.takes(a).then_some(k),
             _ => None,
         }
@@ -109,14 +100,13 @@ impl Engine for NpuEngine {
     fn compute(&self, kernel: &Kernel, node: &Tensor) -> Result<(), EngineError> {
         match (&self.path, kernel) {
             (Path::Reference(r), _) => r.compute(kernel, node),
-            (Path::AieHost, Kernel::FlashAttnExt(a)) => {
+            (Path::AieHost(pool), Kernel::FlashAttnExt(a)) => {
                 let t = schedule::supports(a).map_err(EngineError::Unsupported)?;
                 let k = npu_kernels::flash_attn_ext(t.d).ok_or_else(|| EngineError::Unsupported(format!("D={}", t.d)))?;
                 let mask = node.src_data(3);
                 let sinks = node.src_data(4);
                 let plan = schedule::plan(a, t, &mask, crate::tensor::f32s(&sinks));
-                let pool = self.pool.read().map_err(|_| EngineError::Failed("thread pool lock poisoned".into()))?;
-                pool.install(|| emulator::run(k, &plan, a, node)).map_err(EngineError::Failed)
+                pool.install(|| emulator::run(k, &plan, a, node))?.map_err(EngineError::Failed)
             }
             (Path::Xrt(x), Kernel::FlashAttnExt(a)) => x.compute(a, node),
             _ => Err(EngineError::Unsupported("the NPU runs FLASH_ATTN_EXT only".into())),
@@ -125,13 +115,8 @@ impl Engine for NpuEngine {
     fn set_n_threads(&self, n: usize) {
         match &self.path {
             Path::Reference(r) => r.set_n_threads(n),
-            _ => {
-                if let (Ok(new), Ok(mut cur)) = (pool(n), self.pool.write()) {
-                    if cur.current_num_threads() != n.max(1) {
-                        *cur = new;
-                    }
-                }
-            }
+            Path::AieHost(pool) => pool.set_n_threads(n),
+            Path::Xrt(_) => {}
         }
     }
 }
