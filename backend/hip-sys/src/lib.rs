@@ -114,5 +114,6 @@ hip_api! {
     fn hipEventRecord(event: hipEvent_t, stream: hipStream_t) -> hipError_t;
     fn hipEventSynchronize(event: hipEvent_t) -> hipError_t;
     fn hipEventDestroy(event: hipEvent_t) -> hipError_t;
+    fn hipEventElapsedTime(ms: *mut f32, start: hipEvent_t, stop: hipEvent_t) -> hipError_t;
     fn hipStreamWaitEvent(stream: hipStream_t, event: hipEvent_t, flags: c_uint) -> hipError_t;
 }

@@ -42,6 +42,13 @@ impl Backend {
     }
 }
 
+impl Drop for Backend {
+    /// The engine's measurements (the GPU profiler's table), once per backend freed.
+    fn drop(&mut self) {
+        self.device.engine.report();
+    }
+}
+
 /// Fault injection for tests: `UNICORN_FAULT=OP[:N]` makes the N-th computation (default 1st,
 /// counted over the process) of the ggml op `OP` fail as an engine failure would, so the
 /// error path (a failed graph_compute, llama.cpp's handling of it) can be exercised on any

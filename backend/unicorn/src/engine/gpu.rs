@@ -11,16 +11,18 @@
 //! its instantiated graph and updates only the nodes whose arguments or addresses changed
 //! (decode changes a handful per token: attention's KV length, the KV write position), so a
 //! token costs a few parameter updates and one launch instead of one launch per node.
-//! `UNICORN_GPU_GRAPHS=0` launches node by node.
+//! `UNICORN_GPU_GRAPHS=0` launches node by node. `UNICORN_GPU_PROFILE=1` times every launch
+//! (`gpu_profile`; node by node).
 use std::collections::HashMap;
 use std::ffi::{c_void, CStr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::gpu_profile::Profiler;
 use super::{Engine, EngineError};
 use crate::gpu::{Gpu, Handle, KernelCall, Launch, Module, Stream};
-use crate::log::log_warn;
+use crate::log::{log_info, log_warn};
 use crate::ops::{self, args::ucn_ptrs, Kernel};
 use crate::tensor::Tensor;
 
@@ -37,6 +39,8 @@ pub struct GpuEngine {
     graphs: Option<Mutex<Graphs>>,
     /// Set when a graph failed: node by node from then on.
     graphs_off: AtomicBool,
+    /// Per-kernel GPU times (`UNICORN_GPU_PROFILE`).
+    profiler: Option<Profiler>,
 }
 
 /// One recorded launch of a split.
@@ -79,15 +83,18 @@ impl GpuEngine {
             .map_err(|e| format!("kernel code object {}: {e} (build it with scripts/build-kernels.sh)", code_object.display()))?;
         let module = Module::load(&gpu, &image).map_err(|e| format!("loading {} on {}: {e}", code_object.display(), gpu.describe()))?;
         let stream = Stream::new(&gpu).map_err(|e| e.to_string())?;
-        let use_graphs = gpu.driver.supports_graphs() && std::env::var("UNICORN_GPU_GRAPHS").map_or(true, |v| v != "0");
+        let profiler = Profiler::from_env();
+        let use_graphs =
+            profiler.is_none() && gpu.driver.supports_graphs() && std::env::var("UNICORN_GPU_GRAPHS").map_or(true, |v| v != "0");
         let description = format!(
-            "GPU engine on {}, kernels from {}{}",
+            "GPU engine on {}, kernels from {}{}{}",
             gpu.describe(),
             code_object.display(),
-            if use_graphs { ", launch graphs" } else { "" }
+            if use_graphs { ", launch graphs" } else { "" },
+            if profiler.is_some() { ", profiling every launch" } else { "" }
         );
         let graphs = use_graphs.then(|| Mutex::new(Graphs::default()));
-        Ok(GpuEngine { gpu, stream, functions: Mutex::new(HashMap::new()), module, code_object, description, graphs, graphs_off: AtomicBool::new(false) })
+        Ok(GpuEngine { gpu, stream, functions: Mutex::new(HashMap::new()), module, code_object, description, graphs, graphs_off: AtomicBool::new(false), profiler })
     }
 
     pub fn code_object(&self) -> &Path {
@@ -183,8 +190,12 @@ impl GpuEngine {
         // op `l` was planned for (ops::gpu_launch pairs them). Both values are copied by the
         // launch call. The pointers address buffers of this GPU (see `pointers`), alive while
         // the graph is computed (synchronised before graph_compute returns).
-        unsafe { self.gpu.driver.launch(f, l.grid, l.block, l.shared, self.stream.handle, &mut params) }
-            .map_err(|e| EngineError::Failed(e.to_string()))
+        let mut launch = || unsafe { self.gpu.driver.launch(f, l.grid, l.block, l.shared, self.stream.handle, &mut params) };
+        match &self.profiler {
+            Some(p) => p.around(&self.gpu, self.stream.handle, l.kernel, launch),
+            None => launch(),
+        }
+        .map_err(|e| EngineError::Failed(e.to_string()))
     }
 }
 
@@ -199,6 +210,10 @@ impl GpuEngine {
 
 impl Drop for GpuEngine {
     fn drop(&mut self) {
+        if let Some(p) = &self.profiler {
+            let _ = self.stream.synchronize();
+            p.free(&self.gpu);
+        }
         if let Some(Ok(g)) = self.graphs.as_mut().map(|g| g.get_mut()) {
             let _ = self.stream.synchronize();
             for (_, c) in g.cache.drain() {
@@ -244,7 +259,16 @@ impl Engine for GpuEngine {
                 return Err(e);
             }
         }
-        self.stream.synchronize().map_err(|e| EngineError::Failed(e.to_string()))
+        self.stream.synchronize().map_err(|e| EngineError::Failed(e.to_string()))?;
+        if let Some(p) = &self.profiler {
+            p.collect(&self.gpu);
+        }
+        Ok(())
+    }
+    fn report(&self) {
+        if let Some(table) = self.profiler.as_ref().and_then(Profiler::report) {
+            log_info!("{table}");
+        }
     }
     fn set_n_threads(&self, _n: usize) {}
     fn gpu(&self) -> Option<&Arc<Gpu>> {

@@ -6,6 +6,7 @@
 //! - a HIP engine (iGPU, gfx1103) and an XRT engine (NPU): loaded at run time, so the plugin
 //!   loads on machines without ROCm or XRT. They take the same `ops::Kernel` arguments.
 pub mod gpu;
+mod gpu_profile;
 pub mod pool;
 pub mod npu;
 pub mod reference;
@@ -72,7 +73,6 @@ pub trait Engine: Send + Sync {
     /// The one decision per op: the kernel that computes `node` on this engine, if any. (Which
     /// of those a device claims is the device's placement policy: `Device::select`.)
     fn select(&self, node: &Tensor) -> Option<Kernel>;
-    /// Compute `node` with a kernel `select` returned for it.
     /// Compute `node` with a kernel `select` returned for it. An engine may only enqueue the
     /// work; `synchronize` waits for all of it.
     fn compute(&self, kernel: &Kernel, node: &Tensor) -> Result<(), EngineError>;
@@ -81,6 +81,9 @@ pub trait Engine: Send + Sync {
         Ok(())
     }
     fn set_n_threads(&self, n: usize);
+    /// Logs what the engine measured since the last report, if it measures anything (the GPU
+    /// profiler); called when a backend of the device is freed.
+    fn report(&self) {}
     /// The GPU this engine runs on, if any (its buffers are allocated through it).
     fn gpu(&self) -> Option<&Arc<crate::gpu::Gpu>> {
         None

@@ -151,6 +151,31 @@ impl Driver for CudaDriver {
         // SAFETY: trait contract.
         check("cuStreamSynchronize", unsafe { sys::cuStreamSynchronize(stream as sys::CUstream) })
     }
+    fn event_create(&self) -> Result<Handle> {
+        self.bind()?;
+        let mut e = MaybeUninit::uninit();
+        // SAFETY: valid out-pointer; 0 = CU_EVENT_DEFAULT (timing enabled).
+        check("cuEventCreate", unsafe { sys::cuEventCreate(e.as_mut_ptr(), 0) })?;
+        // SAFETY: initialised by the successful call.
+        Ok(unsafe { e.assume_init() } as Handle)
+    }
+    unsafe fn event_destroy(&self, event: Handle) -> Result<()> {
+        self.bind()?;
+        // SAFETY: trait contract.
+        check("cuEventDestroy", unsafe { sys::cuEventDestroy_v2(event as sys::CUevent) })
+    }
+    unsafe fn event_record(&self, event: Handle, stream: Handle) -> Result<()> {
+        self.bind()?;
+        // SAFETY: trait contract.
+        check("cuEventRecord", unsafe { sys::cuEventRecord(event as sys::CUevent, stream as sys::CUstream) })
+    }
+    unsafe fn event_elapsed_ms(&self, start: Handle, end: Handle) -> Result<f32> {
+        self.bind()?;
+        let mut ms = 0f32;
+        // SAFETY: trait contract; valid out-pointer.
+        check("cuEventElapsedTime", unsafe { sys::cuEventElapsedTime_v2(&mut ms, start as sys::CUevent, end as sys::CUevent) })?;
+        Ok(ms)
+    }
     unsafe fn memcpy_htod(&self, dst: DevPtr, src: *const u8, size: usize, stream: Handle) -> Result<()> {
         self.bind()?;
         // SAFETY: trait contract.

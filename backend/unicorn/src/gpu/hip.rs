@@ -131,6 +131,30 @@ impl Driver for HipDriver {
         // SAFETY: trait contract.
         self.check("hipStreamSynchronize", unsafe { (self.hip.hipStreamSynchronize)(stream as *mut c_void) })
     }
+    fn event_create(&self) -> Result<Handle> {
+        self.bind()?;
+        let mut e = std::ptr::null_mut();
+        // SAFETY: valid out-pointer; 0 = hipEventDefault (timing enabled).
+        self.check("hipEventCreateWithFlags", unsafe { (self.hip.hipEventCreateWithFlags)(&mut e, 0) })?;
+        Ok(e as Handle)
+    }
+    unsafe fn event_destroy(&self, event: Handle) -> Result<()> {
+        self.bind()?;
+        // SAFETY: trait contract.
+        self.check("hipEventDestroy", unsafe { (self.hip.hipEventDestroy)(event as sys::hipEvent_t) })
+    }
+    unsafe fn event_record(&self, event: Handle, stream: Handle) -> Result<()> {
+        self.bind()?;
+        // SAFETY: trait contract.
+        self.check("hipEventRecord", unsafe { (self.hip.hipEventRecord)(event as sys::hipEvent_t, stream as sys::hipStream_t) })
+    }
+    unsafe fn event_elapsed_ms(&self, start: Handle, end: Handle) -> Result<f32> {
+        self.bind()?;
+        let mut ms = 0f32;
+        // SAFETY: trait contract; valid out-pointer.
+        self.check("hipEventElapsedTime", unsafe { (self.hip.hipEventElapsedTime)(&mut ms, start as sys::hipEvent_t, end as sys::hipEvent_t) })?;
+        Ok(ms)
+    }
     unsafe fn memcpy_htod(&self, dst: DevPtr, src: *const u8, size: usize, stream: Handle) -> Result<()> {
         self.bind()?;
         // SAFETY: trait contract.

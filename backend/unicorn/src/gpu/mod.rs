@@ -104,6 +104,13 @@ pub trait Driver: Send + Sync {
     unsafe fn graph_destroy(&self, _graph: Handle, _exec: Handle) -> Result<()> {
         Ok(())
     }
+    /// A timing event (for the profiler, `UNICORN_GPU_PROFILE`).
+    fn event_create(&self) -> Result<Handle>;
+    unsafe fn event_destroy(&self, event: Handle) -> Result<()>;
+    /// Records `event` on `stream`: it completes when the work enqueued before it has.
+    unsafe fn event_record(&self, event: Handle, stream: Handle) -> Result<()>;
+    /// Milliseconds between two completed events.
+    unsafe fn event_elapsed_ms(&self, start: Handle, end: Handle) -> Result<f32>;
     /// Launches `function`; `params[i]` points to the value of the kernel's i-th parameter.
     unsafe fn launch(
         &self,
