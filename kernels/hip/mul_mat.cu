@@ -18,6 +18,9 @@
 //     steps of 32 on the matrix cores (mma.cuh: f16 x f16 -> f32). Each step's weights are
 //     dequantized to f16 and x converted to f16 (clamped to +-65504) into shared memory, double
 //     buffered, the next step's global loads in flight during the current step's products.
+// ucn_mul_mat_small_k  float weights, K <= 32 (Gemma3n's altup mixes, K = 4): one thread per
+//     output, consecutive threads on consecutive rows. A warp per output would leave most lanes
+//     idle and, with a row per warp, launch a warp for every few bytes.
 // ucn_mul_mat_generic  anything: one warp per output, scalar dequantization. Simple and slow:
 //     the fallback, and the reference to compare the others with on a GPU.
 #include "common.cuh"
@@ -1259,6 +1262,28 @@ UCN_KERNEL void __launch_bounds__(256) ucn_mul_mat_generic(const ucn_mul_mat_arg
     if (lane == 0) {
         *(float *)((char *)p.dst + m * a.dst.nb[0] + i11 * a.dst.nb[1] + i12 * a.dst.nb[2] + i13 * a.dst.nb[3]) = sum;
     }
+}
+
+// Grid (ceil(ne01 * ne11 / 256), ne12 * ne13 over y and z), 256 threads: one thread per output,
+// thread t on row t % ne01 of column t / ne01 (writes to dst are contiguous when dst is).
+UCN_KERNEL void __launch_bounds__(256) ucn_mul_mat_small_k(const ucn_mul_mat_args a, const ucn_ptrs p) {
+    const size_t t = (size_t)blockIdx.x * 256 + threadIdx.x;
+    const size_t r = blockIdx.y + (size_t)blockIdx.z * gridDim.y;
+    const size_t K = a.src0.ne[0], M = a.src0.ne[1];
+    const size_t ne11 = a.src1.ne[1], ne12 = a.src1.ne[2], ne13 = a.src1.ne[3];
+    const size_t m = t % M, i11 = t / M;
+    if (i11 >= ne11 || r >= ne12 * ne13) {
+        return;
+    }
+    const size_t i12 = r % ne12, i13 = r / ne12;
+    const size_t r2 = ne12 / a.src0.ne[2], r3 = ne13 / a.src0.ne[3];
+    const uint8_t *w = (const uint8_t *)p.src[0] + m * a.src0.nb[1] + (i12 / r2) * a.src0.nb[2] + (i13 / r3) * a.src0.nb[3];
+    const float *x = (const float *)((const char *)p.src[1] + i11 * a.src1.nb[1] + i12 * a.src1.nb[2] + i13 * a.src1.nb[3]);
+    float sum = 0.0f;
+    for (size_t i = 0; i < K; ++i) {
+        sum = fmaf(ucn_weight(a.weight_type, w, i), x[i], sum);
+    }
+    *(float *)((char *)p.dst + m * a.dst.nb[0] + i11 * a.dst.nb[1] + i12 * a.dst.nb[2] + i13 * a.dst.nb[3]) = sum;
 }
 
 // ---- the kernels ------------------------------------------------------------------------------

@@ -63,7 +63,8 @@ KT_KERNEL(ucn_repeat_b16, ucn_repeat_args)
 KT_FA_SHAPES(KT_FA_DECL)
 #endif
 #ifdef UCN_EMU_HAVE_MUL_MAT
-// ucn_mul_mat_vec_<type>_<nc>, ucn_mul_mat_mma_<type>, ucn_mul_mat_mma128_<type>, ucn_mul_mat_generic
+// ucn_mul_mat_vec_<type>_<nc>, ucn_mul_mat_mma_<type>, ucn_mul_mat_mma128_<type>, ucn_mul_mat_generic,
+// ucn_mul_mat_small_k
 #define KT_MM_TYPES(X) X(f32) X(f16) X(bf16) X(q4_0) X(q5_0) X(q8_0) X(q4_K) X(q5_K) X(q6_K)
 #define KT_MM_DECL(T)                                                                                                      \
     KT_KERNEL(ucn_mul_mat_vec_##T##_1, ucn_mul_mat_args)                                                                   \
@@ -74,4 +75,5 @@ KT_FA_SHAPES(KT_FA_DECL)
     KT_KERNEL(ucn_mul_mat_mma128_##T, ucn_mul_mat_args)
 KT_MM_TYPES(KT_MM_DECL)
 KT_KERNEL(ucn_mul_mat_generic, ucn_mul_mat_args)
+KT_KERNEL(ucn_mul_mat_small_k, ucn_mul_mat_args)
 #endif

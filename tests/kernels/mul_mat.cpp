@@ -3,7 +3,7 @@
 // matrix-core kernels (n > 8: 128 x 64 tiles, and 128 x 128 with UNICORN_MUL_MAT=mma128) and
 // the generic fallback (UNICORN_MUL_MAT=generic); odd shapes (tile edges, K tails, rows off the 16-byte
 // grid), broadcasting over dims 2 and 3, non-contiguous and misaligned activations.
-// kt-mirrors: ops/mul_mat.rs: select gpu gpu_vec vec_rows kernel_name choice uses_tinyblas MMA_BM VEC_MIN_BLOCKS VEC_MAX_BLOCKS
+// kt-mirrors: ops/mul_mat.rs: select gpu gpu_vec vec_rows kernel_name choice uses_tinyblas MMA_BM VEC_MIN_BLOCKS VEC_MAX_BLOCKS SMALL_K is_float
 // kt-mirrors: quants.rs: format
 // kt-mirrors: gpu/mod.rs: rows MAX_GRID_YZ
 #include "harness.h"
@@ -87,13 +87,17 @@ static size_t next_pow2(size_t n) {
     return p;
 }
 
+// ops/mul_mat.rs SMALL_K, is_float()
+constexpr size_t SMALL_K = 32;
+static bool is_float(uint32_t ty) { return ty == GGML_TYPE_F32 || ty == GGML_TYPE_F16 || ty == GGML_TYPE_BF16; }
+
 // ops/mul_mat.rs VEC_MIN_BLOCKS, VEC_MAX_BLOCKS, gpu_vec()
 constexpr size_t VEC_MIN_BLOCKS = 256, VEC_MAX_BLOCKS = 1024;
 static std::optional<std::pair<K, kt::Launch>> gpu_vec(uint32_t ty, size_t k, size_t m, size_t n, size_t batch) {
     const size_t nc = next_pow2(std::max<size_t>(n, 1));
     const K name = kernel(ty, "vec", nc);
     if (!name) return std::nullopt;
-    const bool flt = ty == GGML_TYPE_F32 || ty == GGML_TYPE_F16 || ty == GGML_TYPE_BF16;
+    const bool flt = is_float(ty);
     const size_t step = flt ? 256 : ty == GGML_TYPE_Q6_K ? 32 * 64 : 32 * 32;
     const size_t steps = (k + step - 1) / step, rows = vec_rows(ty, nc);
     auto groups = [&](size_t ks) { return std::max<size_t>((m + 8 / ks * rows - 1) / (8 / ks * rows), 1); };
@@ -118,6 +122,7 @@ static Choice g_choice = Choice::Default;
 static std::pair<K, kt::Launch> op_gpu(const Args &a) {
     const size_t k = a.src0.ne[0], m = a.src0.ne[1], n = a.src1.ne[1], batch = a.src1.ne[2] * a.src1.ne[3];
     if (g_choice != Choice::Generic) {
+        if (k <= SMALL_K && is_float(a.weight_type)) return {ucn_mul_mat_small_k, kt::rows(256, std::max<size_t>((m * n + 255) / 256, 1), batch)};
         if (n <= 8) {
             if (auto l = gpu_vec(a.weight_type, k, m, n, batch)) return *l;
         } else {
@@ -179,7 +184,7 @@ static std::string describe(const Mm &p) {
     a.src1.ne[2] = (size_t)p.x2, a.src1.ne[3] = (size_t)p.x3;
     g_choice = p.choice;
     const auto [k, l] = op_gpu(a);
-    const char *kind = k == ucn_mul_mat_generic ? "generic" : k == kernel(a.weight_type, "mma128", 0) ? "mma128" : l.block.x == 256 ? "mma" : "vec";
+    const char *kind = k == ucn_mul_mat_generic ? "generic" : k == ucn_mul_mat_small_k ? "small_k" : k == kernel(a.weight_type, "mma128", 0) ? "mma128" : l.block.x == 256 ? "mma" : "vec";
     const char *env = p.choice == Choice::Generic ? " UNICORN_MUL_MAT=generic" : p.choice == Choice::Mma128 ? " UNICORN_MUL_MAT=mma128" : "";
     s += kt::fmt(" [%s%s, grid %ux%ux%u, block %ux%ux%u]", kind, env, l.grid.x, l.grid.y, l.grid.z, l.block.x, l.block.y, l.block.z);
     g_choice = Choice::Default;
@@ -234,6 +239,20 @@ KT_CASES(mul_mat) {
         p.choice = Choice::Mma128, p.k = kq ? 256 : 96, p.m = 130, p.n = 200;
         all.push_back(p);
         p.choice = Choice::Default;
+    }
+    for (ggml_type t : {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16}) {
+        // small K (ucn_mul_mat_small_k): Gemma3n's altup mixes (K = 4, a 4 x 4 per token over a
+        // batch; 4 x 2048 by 4 columns per token), a K of 32, columns past the mat-vec range,
+        // broadcast weights and strided activations
+        Mm p;
+        p.t = t, p.k = 4, p.m = 4, p.n = 1, p.x2 = 7;
+        all.push_back(p);
+        p.m = 300, p.n = 4, p.w2 = 7;
+        all.push_back(p);
+        p.k = 32, p.m = 19, p.n = 12, p.w2 = 2, p.w3 = 1, p.x2 = 4, p.x3 = 2, p.x_layout = 2;
+        all.push_back(p);
+        p.k = 3, p.m = 5, p.n = 70, p.w2 = p.x2 = p.x3 = 1, p.x_layout = 3;
+        all.push_back(p);
     }
     for (ggml_type t : {GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q6_K}) {
         // more row groups than blocks (at most 1024 / nc): each block loops over its groups

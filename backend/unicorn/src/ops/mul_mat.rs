@@ -56,6 +56,11 @@ pub fn gpu(a: &Args) -> Option<Launch> {
     let batch = ne12 * ne13;
     let choice = choice();
     if choice != Choice::Generic {
+        if k <= SMALL_K && is_float(a.weight_type) {
+            if let Some(l) = Launch::rows(c"ucn_mul_mat_small_k", 256, (m * n).div_ceil(256).max(1), batch) {
+                return Some(l);
+            }
+        }
         if n <= 8 {
             if let Some(l) = gpu_vec(a.weight_type, k, m, n, batch) {
                 return Some(l);
@@ -72,6 +77,13 @@ pub fn gpu(a: &Args) -> Option<Launch> {
         }
     }
     Launch::rows(c"ucn_mul_mat_generic", 256, m.div_ceil(8).max(1), n * batch)
+}
+
+/// Largest K of `ucn_mul_mat_small_k` (one thread per output).
+const SMALL_K: usize = 32;
+
+fn is_float(ty: u32) -> bool {
+    matches!(ty, ty::GGML_TYPE_F32 | ty::GGML_TYPE_F16 | ty::GGML_TYPE_BF16)
 }
 
 /// Output rows of a matrix-core tile (UCN_MMA_BM in mul_mat.cu; its columns: 64 or 128).
@@ -96,7 +108,7 @@ fn gpu_vec(ty: u32, k: usize, m: usize, n: usize, batch: usize) -> Option<Launch
     let nc = n.max(1).next_power_of_two();
     let name = kernel_name(ty, "vec", nc)?;
     // K per warp step: 32 lanes x 8 floats, or 32 lanes x one unit of a quantized block.
-    let float = matches!(ty, ty::GGML_TYPE_F32 | ty::GGML_TYPE_F16 | ty::GGML_TYPE_BF16);
+    let float = is_float(ty);
     let step = match ty {
         _ if float => 256,
         ty::GGML_TYPE_Q6_K => 32 * 64,
@@ -342,6 +354,11 @@ mod tests {
         let l = gpu(&args(ty::GGML_TYPE_Q4_K, 2048, 262_144, 1, [1, 1])).unwrap();
         assert_eq!(l.kernel, c"ucn_mul_mat_vec_q4_K_1");
         assert_eq!((l.grid, l.block), ([1024, 1, 1], [32, 1, 8]));
+        // Gemma3n's altup mix in a prompt (K 4, 2048 rows, 4 columns, 512 tokens): a thread per
+        // output (a warp per row left 28 of 32 lanes idle: 14x slower than ggml-cuda on an H100).
+        let l = gpu(&args(ty::GGML_TYPE_F32, 4, 2048, 4, [512, 1])).unwrap();
+        assert_eq!(l.kernel, c"ucn_mul_mat_small_k");
+        assert_eq!((l.grid, l.block), ([32, 512, 1], [256, 1, 1]));
         // FFN up (K 2048, 8192 rows): a block per group of 16 rows.
         let l = gpu(&args(ty::GGML_TYPE_Q4_K, 2048, 8192, 1, [1, 1])).unwrap();
         assert_eq!((l.grid, l.block), ([512, 1, 1], [32, 1, 8]));
@@ -361,7 +378,7 @@ mod tests {
         assert_eq!(l.kernel, c"ucn_mul_mat_mma_q8_0");
         assert_eq!((l.grid, l.block), ([8, 64, 1], [256, 1, 1]));
         // A batch past grid z: the generic kernel.
-        let l = gpu(&args(ty::GGML_TYPE_F32, 32, 4, 16, [70_000, 1])).unwrap();
+        let l = gpu(&args(ty::GGML_TYPE_F32, 64, 4, 16, [70_000, 1])).unwrap();
         assert_eq!(l.kernel, c"ucn_mul_mat_generic");
         // Every kernel name exists for every type.
         for t in [0u32, 1, 2, 6, 8, 12, 13, 14, 30] {
