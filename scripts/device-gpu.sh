@@ -11,6 +11,12 @@
 #                                  greedy text against the CPU, llama-bench against CUDA0
 #   scripts/device-gpu.sh full     all three (longer than one device call allows)
 #   scripts/device-gpu.sh model-part N   see below
+#   scripts/device-gpu.sh profile  builds the peer and generates e2b (as peer), then Unicorn's
+#                                  per-kernel GPU time on e2b (UNICORN_GPU_PROFILE), prompt and
+#                                  decode; brings ggml-cuda back (xz parts) for later runs
+#   scripts/device-gpu.sh compare  (after profile on the same machine, or with the peer carried)
+#                                  MUL_MAT against the CPU, then e2b graph ops perf and
+#                                  llama-bench, both backends, same run
 # Logs and tables go to $OUT (the device tool brings them back), a summary to stdout.
 set -uo pipefail
 mode=${1:-check}
@@ -40,7 +46,7 @@ bin=$here/build/bin
 if [ -d .device ]; then
   say "unpacking"
   rm -rf build && mkdir -p build
-  tar xzf .device/bin.tar.gz -C build
+  tar xf .device/bin.tar.* -C build
   cp -r .device/unicorn-kernels build/bin/unicorn-kernels
   rm -rf /tmp/unicorn-dev/bin && mkdir -p /tmp/unicorn-dev && cp -r build/bin /tmp/unicorn-dev/bin
 else # a later run on the same machine (model parts): the tools unpacked by the first
@@ -135,7 +141,7 @@ build_cuda() {
     -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
     -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF > "$work/cuda-configure.log" 2>&1 &&
-  cmake --build "$work/cuda-build" -j 12 --target ggml-cuda > "$work/cuda-build.log" 2>&1 &&
+  cmake --build "$work/cuda-build" -j "$(nproc)" --target ggml-cuda > "$work/cuda-build.log" 2>&1 &&
   cp "$work/cuda-build/bin/libggml-cuda.so" "$work/libggml-cuda.so" &&
   strip --strip-debug "$work/libggml-cuda.so" &&
   # brought back for later runs, in parts (a returned file is at most 16 MiB)
@@ -147,13 +153,24 @@ gen_models() {
   [ -f "$work/models/e2b-q4_k_m.gguf" ] || $g --preset e2b --quantize Q4_K_M --threads 4 \
     --llama-quantize "$bin/llama-quantize" -o "$work/models/e2b-q4_k_m.gguf"
 }
+# Where Unicorn's GPU time goes on e2b: per kernel, prompt (pp512) and decode (tg128) apart.
+profile_e2b() {
+  local t a
+  for t in pp512 tg128; do
+    if [ $t = pp512 ]; then a=(-p 512 -n 0); else a=(-p 0 -n 128); fi
+    UNICORN_GPU_PROFILE=1 timeout 150 "$bin/llama-bench" -m "$e2b" --backend unicorn "${a[@]}" -r 2 -v > "$OUT/profile-$t.log" 2>&1
+    say "profile $t (rc=$?):"
+    awk '/GPU profile/ {p=1; print; next} p && /^  / {print; next} {p=0}' "$OUT/profile-$t.log" | head -45 | tee "$OUT/profile-$t.txt"
+  done
+}
 say "ggml-cuda (build unless cached in $work) and Gemma3n tiny + e2b Q4_K_M (generated unless there), in parallel"
 build_cuda & cuda_pid=$!
 gen_models > "$OUT/gen-models.log" 2>&1 & gen_pid=$!
-wait $cuda_pid && cp "$work/libggml-cuda.so" "$bin/" && say "ggml-cuda ready" \
-  || { say "ggml-cuda build FAILED"; tail -30 "$work/cuda-build.log"; }
 wait $gen_pid && say "models ready: $(ls "$work/models")" || { say "model generation FAILED"; tail -20 "$OUT/gen-models.log"; }
 tiny=$work/models/tiny.gguf e2b=$work/models/e2b-q4_k_m.gguf
+[ "$mode" = profile ] && profile_e2b   # the GPU's own times: while ggml-cuda still builds
+wait $cuda_pid && cp "$work/libggml-cuda.so" "$bin/" && say "ggml-cuda ready" \
+  || { say "ggml-cuda build FAILED"; tail -30 "$work/cuda-build.log"; }
 
 # Device-to-device copy bandwidth, read + write, the ceiling for memory-bound kernels.
 [ -f "$work/copy_gbps" ] || python3 - > "$work/copy_gbps" <<'PY'
@@ -200,6 +217,24 @@ if [ "$mode" = final ]; then
   done
   python3 scripts/perf-compare.py "$OUT/perf-mul_mat-UNICORN_IGPU0.log" "$OUT/perf-mul_mat-CUDA0.log" "$copy_gbps" | tee "$OUT/perf-mul_mat.md"
   say "done"; exit 0
+fi
+
+pack_out() { # everything but the ggml-cuda parts into one archive: 8 files come back at most
+  (cd "$OUT" && ls | grep -v '^libggml-cuda.so.xz' | tar czf /tmp/results.tar.gz -T - && ls | grep -v '^libggml-cuda.so.xz' | xargs rm -rf && mv /tmp/results.tar.gz .)
+}
+if [ "$mode" = profile ]; then pack_out; say "done"; exit 0; fi
+if [ "$mode" = compare ]; then
+  TBO_TIMEOUT=150 tbo tbo-mul_mat test -b UNICORN_IGPU0 -o MUL_MAT -j 8   # the kernels changed most often
+  "$bin/test-export-graph-ops" -m "$e2b" -o "$work/e2b-ops.txt" -ot no_such_tensor=CPU > "$OUT/export-e2b.log" 2>&1
+  for b in UNICORN_IGPU0 CUDA0; do
+    timeout 150 "$bin/test-backend-ops" perf -b $b --test-file "$work/e2b-ops.txt" > "$OUT/perf-e2b-$b.log" 2>&1
+  done
+  python3 scripts/perf-compare.py "$OUT/perf-e2b-UNICORN_IGPU0.log" "$OUT/perf-e2b-CUDA0.log" "$copy_gbps" | tee "$OUT/perf-e2b.md"
+  bench() { timeout 120 "$bin/llama-bench" -m "$e2b" -p 512 -n 128 -r 3 -o jsonl "$@" 2>> "$OUT/bench.log"; }
+  bench --backend unicorn > "$OUT/bench-unicorn.jsonl"
+  bench -dev CUDA0 -ngl 99 -fa 1 > "$OUT/bench-cuda.jsonl"
+  python3 scripts/bench-compare.py "$OUT/bench-unicorn.jsonl" "$OUT/bench-cuda.jsonl" | tee "$OUT/bench.md"
+  pack_out; say "done"; exit 0
 fi
 
 # Gemma3n graphs, op by op: replay on UNICORN_IGPU0 (correctness) and time both backends.

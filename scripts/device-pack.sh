@@ -2,10 +2,11 @@
 # Packs what a run of scripts/device-gpu.sh on an NVIDIA machine of the `device` tool needs into
 # .device/ (ignored by git; name it in the run's `carry`). That machine reaches no registry and
 # a run carries at most 64 MiB, so everything is built here:
-#   bin.tar.gz        the llama.cpp tools and libraries built here (CPU build, dynamic
+#   bin.tar.xz        the llama.cpp tools and libraries built here (CPU build, dynamic
 #                     backends) and libggml-unicorn.so, stripped
 #   unicorn-kernels/  the kernel code objects (scripts/build-kernels.sh)
 #   llama-src.tar.gz  the pinned, patched llama.cpp tree, trimmed (no models/docs/examples/UI,
+#                     only gguf-py when ggml-cuda itself is carried: libggml-cuda.so.xz.*),
 #                     no unused ggml backends), to build ggml-cuda there: the peer we measure
 #                     against, from the same source as the tools
 #   tokenizer.gguf    the Gemma 3 tokenizer's keys only (no tensors), for gen-gemma3n.py there
@@ -14,7 +15,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 out=$here/.device
 rm -rf "$out" && mkdir -p "$out"
 
-# 1. Tools, libraries and the plugin.
+# 1. Tools, libraries and the plugin (rebuilt: the work tree's, not an older build's).
+build_all
 stage=$(mktemp -d); trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin"
 for f in "$here"/build/bin/*; do
@@ -22,25 +24,29 @@ for f in "$here"/build/bin/*; do
   [ -f "$f" ] && cp -L "$f" "$stage/bin/"
 done
 strip --strip-debug "$stage/bin/"*.so* "$stage/bin/"llama-* "$stage/bin/"test-* 2>/dev/null || true
-tar czf "$out/bin.tar.gz" -C "$stage" bin
+XZ_OPT=-T2 tar cJf "$out/bin.tar.xz" -C "$stage" bin
 
 # 2. Kernels.
 bash "$here/scripts/build-kernels.sh" --target cuda "$out/unicorn-kernels" >&2
 
 # ggml-cuda built on the device machine by an earlier run (device-gpu.sh brings it back in its
-# files), so a later run need not rebuild it (about 4 minutes there).
-peer=$(ls -t /work/.device/*/libggml-cuda.so.xz 2>/dev/null | head -1 || true)
-[ -n "$peer" ] && cp "$peer" "$out/libggml-cuda.so.xz"
+# files, xz in 15 MiB parts), so a later run need not rebuild it (4-8 minutes there).
+peer=$(ls -t /work/.device/*/libggml-cuda.so.xz.aa 2>/dev/null | head -1 || true)
+[ -n "$peer" ] && cp "${peer%.aa}".* "$out/"
 
 # 3. llama.cpp source for ggml-cuda (and gguf-py).
 src=$(readlink -f "$here/vendor/llama.cpp")
-tar czf "$out/llama-src.tar.gz" -C "$src" \
-  --exclude=./models --exclude=./docs --exclude=./examples --exclude=./tools/ui --exclude=./benches \
-  --exclude='./ggml/src/ggml-vulkan' --exclude='./ggml/src/ggml-sycl' --exclude='./ggml/src/ggml-metal' \
-  --exclude='./ggml/src/ggml-cann' --exclude='./ggml/src/ggml-opencl' --exclude='./ggml/src/ggml-webgpu' \
-  --exclude='./ggml/src/ggml-hexagon' --exclude='./ggml/src/ggml-openvino' --exclude='./ggml/src/ggml-zdnn' \
-  --exclude='./ggml/src/ggml-zendnn' --exclude='./ggml/src/ggml-et' --exclude='./ggml/src/ggml-virtgpu' \
-  --exclude='./vendor/cpp-httplib/*.cpp.gz' .
+if [ -n "$peer" ]; then
+  tar czf "$out/llama-src.tar.gz" -C "$src" ./gguf-py   # the peer is built already: gguf-py only
+else
+  tar czf "$out/llama-src.tar.gz" -C "$src" \
+    --exclude=./models --exclude=./docs --exclude=./examples --exclude=./tools/ui --exclude=./benches \
+    --exclude='./ggml/src/ggml-vulkan' --exclude='./ggml/src/ggml-sycl' --exclude='./ggml/src/ggml-metal' \
+    --exclude='./ggml/src/ggml-cann' --exclude='./ggml/src/ggml-opencl' --exclude='./ggml/src/ggml-webgpu' \
+    --exclude='./ggml/src/ggml-hexagon' --exclude='./ggml/src/ggml-openvino' --exclude='./ggml/src/ggml-zdnn' \
+    --exclude='./ggml/src/ggml-zendnn' --exclude='./ggml/src/ggml-et' --exclude='./ggml/src/ggml-virtgpu' \
+    --exclude='./vendor/cpp-httplib/*.cpp.gz' .
+fi
 
 # 4. The tokenizer keys: the GGUF header and key/value section of the Gemma 3 model, with the
 #    tensor count set to 0 (gen-gemma3n.py reads only keys from --tokenizer-from).
