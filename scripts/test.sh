@@ -28,6 +28,7 @@ cd "$here"
 stage "kernels: gfx1103 + sm_90 compile and code-object check" bash scripts/build-kernels.sh
 stage "kernels: source run on the CPU (emulated GPU threads) vs ggml-cpu" bash scripts/test-kernels-cpu.sh
 stage "cargo test" cargo test --release --workspace
+stage "unsafe blocks carry SAFETY comments" python3 scripts/check-safety-comments.py
 if hardware_present; then
   say "Phoenix hardware present: test-backend-ops runs on it, not emulated"
 else

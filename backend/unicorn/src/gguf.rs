@@ -23,8 +23,8 @@ impl GgufFile {
         // SAFETY: ctx is a live gguf context; ids are below gguf_get_n_tensors.
         let n = unsafe { sys::gguf_get_n_tensors(ctx) };
         (0..n)
+            // SAFETY: as above; names are NUL-terminated strings owned by the context.
             .map(|i| unsafe {
-                // SAFETY: as above; names are NUL-terminated strings owned by the context.
                 let name = CStr::from_ptr(sys::gguf_get_tensor_name(ctx, i)).to_string_lossy().into_owned();
                 (name, sys::gguf_get_tensor_size(ctx, i))
             })

@@ -102,6 +102,7 @@ extern "C" fn set_tensor_async(_backend: sys::ggml_backend_t, tensor: *mut sys::
         // stays valid until the backend is synchronised (ggml's async contract).
         let r = unsafe { super::buffer::tensor_memory(tensor) }
             .ok_or_else(|| "set_tensor_async: not a Unicorn buffer".to_string())
+            // SAFETY: m and at came from tensor_memory above; at + offset + size lies in the tensor (ggml checks).
             .and_then(|(m, at)| unsafe { m.write_async(at + offset, data as *const u8, size) });
         if let Err(e) = r {
             log_error!("{e}");
@@ -114,6 +115,7 @@ extern "C" fn get_tensor_async(_backend: sys::ggml_backend_t, tensor: *const sys
         // SAFETY: as set_tensor_async; `data` has room for `size` bytes until synchronised.
         let r = unsafe { super::buffer::tensor_memory(tensor) }
             .ok_or_else(|| "get_tensor_async: not a Unicorn buffer".to_string())
+            // SAFETY: as above.
             .and_then(|(m, at)| unsafe { m.read_async(at + offset, data as *mut u8, size) });
         if let Err(e) = r {
             log_error!("{e}");

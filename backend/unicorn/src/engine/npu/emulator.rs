@@ -145,6 +145,7 @@ fn chain(k: &FlashAttnExt, plan: &Plan, src: &Src, map: &MemoryMap, w: usize, r:
         let qs = queues.as_mut_ptr();
         // SAFETY: c - 1 and c index the cols - 1 queues when the conditions hold.
         let cin = if c > 0 { unsafe { qs.add(c - 1) } } else { std::ptr::null_mut() };
+        // SAFETY: likewise: c indexes the cols - 1 queues when c + 1 < cols.
         let cout = if c + 1 < t.cols { unsafe { qs.add(c) } } else { std::ptr::null_mut() };
         // SAFETY (all kernel calls below): every pointer is a buffer of this core's arena with
         // the size the kernel variant was compiled for (the memory map is built from the same
@@ -158,6 +159,7 @@ fn chain(k: &FlashAttnExt, plan: &Plan, src: &Src, map: &MemoryMap, w: usize, r:
             let bytes = t.km_bytes;
             core.buf(slot).copy_from_slice(bytemuck::cast_slice(&qstream[j * bytes / 4..(j + 1) * bytes / 4]));
             let obj = core.ptr(slot) as *const f32;
+            // SAFETY: as for the kernel calls above: obj, qt and rtpp are this core's arena buffers.
             unsafe { (k.load_q)(obj, qt, rtpp, j as i32) };
         }
         for blk in 0..nb {
@@ -167,8 +169,10 @@ fn chain(k: &FlashAttnExt, plan: &Plan, src: &Src, map: &MemoryMap, w: usize, r:
             fill_km(plan, src, core.buf(km), b, kvh, tile0, key0);
             fill_v(plan, src, core.buf(vb), b, kvh, key0);
             let (kmp, vp) = (core.ptr(km), core.ptr(vb));
+            // SAFETY: as above; kmp and vp are the FIFO buffers just filled, of the variant's sizes.
             unsafe { (k.block)(qt, kmp, vp, o, state, scratch, rtpp, blk as i32) };
         }
+        // SAFETY: as above; scratch is the arena's, and the cascade is unbound before the queues go.
         unsafe {
             if c > 0 {
                 (k.cascade_merge)(o, state, scratch);

@@ -292,6 +292,7 @@ impl XrtEngine {
         // SAFETY: out-pointer and error buffer are live.
         call(|e, n| unsafe { (x.ucn_xrt_device_open)(0, &mut dev, e, n) }).map_err(failed)?;
         let mut name_buf = [0 as c_char; 128];
+        // SAFETY: dev was opened above; the name buffer and its length are live and match.
         let dev_name = match call(|e, n| unsafe { (x.ucn_xrt_device_name)(dev, name_buf.as_mut_ptr(), name_buf.len(), e, n) }) {
             Ok(()) => err_string(&name_buf),
             Err(_) => "NPU".into(),
@@ -306,6 +307,7 @@ impl XrtEngine {
                 other => return Err(failed(format!("UNICORN_NPU_PMODE={other:?}: default, powersaver, balanced, performance or turbo"))),
             };
             let node = CString::new(ready.accel.clone()).unwrap_or_default();
+            // SAFETY: node is a NUL-terminated string alive for the call; e/n are call()'s error buffer.
             match call(|e, n| unsafe { (x.ucn_xrt_set_power_mode)(node.as_ptr(), m, e, n) }) {
                 Ok(()) => log_info!("NPU power mode set to {mode}"),
                 Err(e) => log_error!("NPU power mode {mode} not set: {e}"),
@@ -325,6 +327,7 @@ impl XrtEngine {
             let t = Tiling::of(*d).ok_or_else(|| failed(format!("no kernel layout for D={d}")))?;
             let path = cstr(xclbin)?;
             let mut k = std::ptr::null_mut();
+            // SAFETY: dev is open; path and the kernel name are NUL-terminated; k is an out-pointer.
             call(|e, n| unsafe { (engine.x.ucn_xrt_kernel_open)(engine.dev, path.as_ptr(), c"MLIR_AIE".as_ptr(), &mut k, e, n) })
                 .map_err(failed)?;
             let mut list = vec![];
@@ -341,12 +344,15 @@ impl XrtEngine {
             list.sort_by_key(|t| t.shape.q);
             let instr_cap = list.iter().map(|t| t.words.len() * 4).max().unwrap_or(4096);
             let (mut instr, mut tail, mut nomask) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+            // SAFETY: k is the kernel just opened; out-pointers and error buffer are live.
             call(|e, n| unsafe { (engine.x.ucn_xrt_bo_alloc)(k, instr_cap, sys::BO_CACHEABLE, 1, &mut instr, e, n) }).map_err(failed)?;
             let tail_bytes = t.rows * t.bq * t.d * 4;
+            // SAFETY: as above.
             call(|e, n| unsafe { (engine.x.ucn_xrt_bo_alloc)(k, tail_bytes, sys::BO_HOST_ONLY, 8, &mut tail, e, n) }).map_err(failed)?;
             // The mask DMA reads 4 * bq rows of nb.mask.1 = 4 bytes from each block's key: this
             // covers the longest slice.
             let nomask_bytes = (t.max_kv * 2 + 4 * t.rows * t.bq * 4).next_multiple_of(4096);
+            // SAFETY: as above.
             call(|e, n| unsafe { (engine.x.ucn_xrt_bo_alloc)(k, nomask_bytes, sys::BO_HOST_ONLY, 6, &mut nomask, e, n) }).map_err(failed)?;
             engine.variants.push(Variant { t, kernel: k, tail, nomask, instr, instr_cap, templates: list });
         }
@@ -441,13 +447,16 @@ impl XrtEngine {
                 if dst.is_null() {
                     return Err("cannot map a staging buffer".into());
                 }
+                // SAFETY: dst maps len + pad bytes (checked non-null); start..start+len is the tensor's data.
                 unsafe { std::ptr::copy_nonoverlapping(start as *const u8, dst, len) };
+                // SAFETY: bo is the staging BO just made, of len + pad bytes.
                 call(|e, n| unsafe { (x.ucn_xrt_bo_sync)(bo, 1, len + pad, 0, e, n) })?;
                 (bo, 0)
             };
             offsets.insert(*name, off);
             if *cpu_written {
                 // The CPU may hold these bytes in its caches (llama.cpp writes the mask on the CPU).
+                // SAFETY: raw is a live BO covering off..off+len (imported or staged above).
                 call(|e, n| unsafe { (x.ucn_xrt_bo_sync)(raw, 1, len, off, e, n) })?;
             }
             raws.push(raw);
@@ -462,14 +471,18 @@ impl XrtEngine {
         if map.is_null() {
             return Err("cannot map the instruction buffer".into());
         }
+        // SAFETY: map holds instr_cap bytes, checked >= words.len() * 4 above.
         unsafe { std::ptr::copy_nonoverlapping(words.as_ptr(), map, words.len()) };
+        // SAFETY: v.instr is this variant's live instruction BO.
         call(|e, n| unsafe { (x.ucn_xrt_bo_sync)(v.instr, 1, words.len() * 4, 0, e, n) })?;
         let cmd = sys::ucn_xrt_cmd { opcode: 3, instr: v.instr, instr_words: words.len() as u32, bos: raws.as_ptr(), n_bos: raws.len() as u32 };
         let mut state = 0;
+        // SAFETY: cmd points to live BOs (raws, v.instr) that outlive the call; state is an out-pointer.
         call(|e, n| unsafe { (x.ucn_xrt_run)(v.kernel, &cmd, 1, self.timeout_ms, &mut state, e, n) })
             .map_err(|m| format!("{m} (command state {state})"))?;
         // The output: drop stale CPU cache lines before anyone on the CPU reads it.
         let out = raws[4];
+        // SAFETY: out is the output tensor's live BO; offset and size lie inside it.
         call(|e, n| unsafe { (x.ucn_xrt_bo_sync)(out, 0, node.nbytes(), offsets["out"], e, n) })?;
         if partial {
             self.copy_tail(v, plan, a, node)?;
@@ -481,12 +494,14 @@ impl XrtEngine {
     /// r * bq * d floats): their valid rows into the output.
     fn copy_tail(&self, v: &Variant, plan: &Plan, a: &Args, node: &Tensor) -> Result<(), String> {
         let t = &v.t;
+        // SAFETY: v.tail is this variant's live tail BO of rows * bq * d floats.
         call(|e, n| unsafe { (self.x.ucn_xrt_bo_sync)(v.tail, 0, t.rows * t.bq * t.d * 4, 0, e, n) })?;
         // SAFETY: the tail BO is mapped host memory of rows * bq * d floats.
         let tail = unsafe { (self.x.ucn_xrt_bo_map)(v.tail) } as *const f32;
         if tail.is_null() {
             return Err("cannot map the tail buffer".into());
         }
+        // SAFETY: tail is non-null and maps rows * bq * d floats, synced above.
         let tail = unsafe { std::slice::from_raw_parts(tail, t.rows * t.bq * t.d) };
         let dst = crate::tensor::f32s_mut(node.data_mut());
         let n_bg = plan.n_batch * plan.n_kv_heads;
@@ -513,10 +528,12 @@ impl XrtEngine {
     pub fn alloc_shared(&self, size: usize) -> Result<*mut u8, String> {
         let v = self.variants.first().ok_or("no kernel variant")?;
         let mut raw = std::ptr::null_mut();
+        // SAFETY: v.kernel is open; raw is an out-pointer.
         call(|e, n| unsafe { (self.x.ucn_xrt_bo_alloc)(v.kernel, size, sys::BO_HOST_ONLY, 3, &mut raw, e, n) })?;
         // SAFETY: raw is a live BO of this shim.
         let ptr = unsafe { (self.x.ucn_xrt_bo_map)(raw) } as *mut u8;
         if ptr.is_null() {
+            // SAFETY: raw was allocated just above and is freed once, here.
             unsafe { (self.x.ucn_xrt_bo_free)(raw) };
             return Err("cannot map a host-only buffer object".into());
         }
@@ -537,8 +554,10 @@ impl XrtEngine {
     fn import(&self, v: &Variant, ptr: usize, size: usize, arg: c_int) -> Result<Bo<'_>, String> {
         let mut raw = std::ptr::null_mut();
         if ptr == 0 {
+            // SAFETY: v.kernel is open; raw is an out-pointer.
             call(|e, n| unsafe { (self.x.ucn_xrt_bo_alloc)(v.kernel, size, sys::BO_HOST_ONLY, arg, &mut raw, e, n) })?;
         } else {
+            // SAFETY: ptr..ptr+size is host memory of a Unicorn buffer alive as long as the BO (Bo's Drop frees it first).
             call(|e, n| unsafe { (self.x.ucn_xrt_bo_import)(v.kernel, ptr as *mut _, size, arg, &mut raw, e, n) })?;
         }
         Ok(Bo { x: &self.x, raw })
