@@ -97,7 +97,10 @@ tbo() { # name, args...
   local ok fail
   ok=$(grep -cE '^\s+[A-Z_0-9]+\(.*OK' "$OUT/$name.log")
   fail=$(grep -cE '\): .*FAIL' "$OUT/$name.log")
-  say "$name: rc=$rc, $ok OK, $fail FAIL"
+  # A verdict that cannot pass on nothing: the tool must exit 0, report no FAIL and run cases.
+  local verdict=PASSED
+  { [ "$rc" = 0 ] && [ "$fail" = 0 ] && [ "$ok" -gt 0 ]; } || verdict=FAILED
+  say "$name: $verdict (rc=$rc, $ok OK, $fail FAIL)"
   grep -E '\): .*FAIL' "$OUT/$name.log" | sed -E 's/\x1b\[[0-9;]*m//g' | awk '{print $1}' | sed -E 's/\(.*//' | sort | uniq -c | head -20
 }
 ops=$("$bin/test-backend-ops" support -b UNICORN_IGPU0 --output csv 2>/dev/null \

@@ -66,3 +66,5 @@ bench -dev none -ngl 0 -fa 1 > "$report.cpu.jsonl"
 } > "$report"
 cat "$report"
 say "report: $report"
+# The exit status carries the verdict: non-zero when test-backend-ops found a failure.
+[ "$tbo" = PASS ] || { say "test-backend-ops FAILED on the gfx1103 engine: see $report.tbo.txt"; exit 1; }
