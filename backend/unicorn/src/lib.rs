@@ -19,6 +19,7 @@ pub mod backend;
 pub mod buffer;
 pub mod device;
 pub mod engine;
+pub mod env;
 mod ffi;
 pub mod gguf;
 pub mod gpu;

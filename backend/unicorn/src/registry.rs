@@ -24,7 +24,7 @@ pub struct Discovery {
 }
 
 pub fn emulation_requested() -> bool {
-    std::env::var("UNICORN_EMULATE").is_ok_and(|v| !v.is_empty() && v != "0")
+    crate::env::switch("UNICORN_EMULATE", false)
 }
 
 /// Checks that ggml's op and type numbering is the one the bindings were generated from.

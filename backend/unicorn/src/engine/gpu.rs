@@ -85,7 +85,7 @@ impl GpuEngine {
         let stream = Stream::new(&gpu).map_err(|e| e.to_string())?;
         let profiler = Profiler::from_env();
         let use_graphs =
-            profiler.is_none() && gpu.driver.supports_graphs() && std::env::var("UNICORN_GPU_GRAPHS").map_or(true, |v| v != "0");
+            profiler.is_none() && gpu.driver.supports_graphs() && crate::env::switch("UNICORN_GPU_GRAPHS", true);
         let description = format!(
             "GPU engine on {}, kernels from {}{}{}",
             gpu.describe(),

@@ -27,9 +27,9 @@ pub struct Profiler {
 }
 
 impl Profiler {
-    /// A profiler when `UNICORN_GPU_PROFILE` is set to anything but `0`.
+    /// A profiler when the switch `UNICORN_GPU_PROFILE` is on.
     pub fn from_env() -> Option<Profiler> {
-        std::env::var("UNICORN_GPU_PROFILE").ok().filter(|v| v != "0" && !v.is_empty()).map(|_| Profiler { state: Mutex::new(State::default()) })
+        crate::env::switch("UNICORN_GPU_PROFILE", false).then(|| Profiler { state: Mutex::new(State::default()) })
     }
 
     fn event(gpu: &Gpu, s: &mut State) -> Result<Handle> {

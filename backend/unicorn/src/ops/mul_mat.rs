@@ -189,9 +189,9 @@ enum Choice {
 
 fn choice() -> Choice {
     static CHOICE: std::sync::OnceLock<Choice> = std::sync::OnceLock::new();
-    *CHOICE.get_or_init(|| match std::env::var("UNICORN_MUL_MAT").as_deref() {
-        Ok("generic") => Choice::Generic,
-        Ok("mma128") => Choice::Mma128,
+    *CHOICE.get_or_init(|| match crate::env::choice("UNICORN_MUL_MAT", &["generic", "mma128"]) {
+        Some("generic") => Choice::Generic,
+        Some("mma128") => Choice::Mma128,
         _ => Choice::Default,
     })
 }

@@ -318,7 +318,7 @@ impl XrtEngine {
             dev,
             variants: vec![],
             name: String::new(),
-            timeout_ms: std::env::var("UNICORN_NPU_TIMEOUT_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000),
+            timeout_ms: crate::env::number("UNICORN_NPU_TIMEOUT_MS", 2000),
             faulted: AtomicBool::new(false),
             calls: Mutex::new(()),
             registry: BoRegistry::default(),
