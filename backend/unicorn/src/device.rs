@@ -54,12 +54,7 @@ impl Device {
             attention,
             budget: budget_from_env(role),
             mapped_weights: std::sync::OnceLock::new(),
-            disabled_ops: std::env::var("UNICORN_DISABLE_OPS")
-                .unwrap_or_default()
-                .split(',')
-                .map(|s| s.trim().to_uppercase())
-                .filter(|s| !s.is_empty())
-                .collect(),
+            disabled_ops: disabled_ops_from_env(),
         }
     }
 
@@ -146,6 +141,22 @@ impl Device {
 
 /// The budget the user set for this device, if any; a value that is not a size is reported
 /// once and ignored (the device then reports the system memory).
+/// `UNICORN_DISABLE_OPS`: ggml op names (as `op_name` gives them); a name that is no op is said
+/// in a log line and dropped.
+fn disabled_ops_from_env() -> Vec<String> {
+    let names = std::env::var("UNICORN_DISABLE_OPS").unwrap_or_default();
+    let known = crate::tensor::known_op_names();
+    let (ops, unknown): (Vec<String>, Vec<String>) = names
+        .split(',')
+        .map(|s| s.trim().to_uppercase())
+        .filter(|s| !s.is_empty())
+        .partition(|s| known.contains(&s.as_str()));
+    if !unknown.is_empty() {
+        log_warn!("UNICORN_DISABLE_OPS: {} is no ggml op name (e.g. MUL_MAT, FLASH_ATTN_EXT, GELU); ignored", unknown.join(", "));
+    }
+    ops
+}
+
 fn budget_from_env(role: Role) -> Option<usize> {
     let var = match role {
         Role::Npu => "UNICORN_NPU_MEM",

@@ -166,6 +166,22 @@ pub fn op_name(t: &Tensor) -> &'static str {
     unsafe { CStr::from_ptr(sys::ggml_op_desc(t.as_ptr())) }.to_str().unwrap_or("?")
 }
 
+/// Every name `op_name` can return: ggml's ops, unary ops and GLU ops.
+pub fn known_op_names() -> Vec<&'static str> {
+    let name = |p: *const std::ffi::c_char| {
+        // SAFETY: ggml's name functions return static NUL-terminated strings for in-range values.
+        unsafe { CStr::from_ptr(p) }.to_str().unwrap_or("?")
+    };
+    let mut v = Vec::new();
+    // SAFETY: each index is below its enum's COUNT.
+    v.extend((0..sys::ggml_op::GGML_OP_COUNT).map(|i| name(unsafe { sys::ggml_op_name(i) })));
+    // SAFETY: as above.
+    v.extend((0..sys::ggml_unary_op::GGML_UNARY_OP_COUNT).map(|i| name(unsafe { sys::ggml_unary_op_name(i) })));
+    // SAFETY: as above.
+    v.extend((0..sys::ggml_glu_op::GGML_GLU_OP_COUNT).map(|i| name(unsafe { sys::ggml_glu_op_name(i) })));
+    v
+}
+
 /// Reinterpret bytes as f32 (ggml f32 data is 4-byte aligned; an empty tensor may have no
 /// data pointer at all).
 pub fn f32s(b: &[u8]) -> &[f32] {
@@ -179,4 +195,16 @@ pub fn f32s_mut(b: &mut [u8]) -> &mut [f32] {
         return &mut [];
     }
     bytemuck::cast_slice_mut(b)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn known_op_names_cover_ops_unary_and_glu() {
+        let names = super::known_op_names();
+        for n in ["MUL_MAT", "FLASH_ATTN_EXT", "RMS_NORM", "GELU", "SILU", "SWIGLU", "GEGLU"] {
+            assert!(names.contains(&n), "{n} missing from {names:?}");
+        }
+        assert!(!names.contains(&"MULMAT"));
+    }
 }
