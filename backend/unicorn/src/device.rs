@@ -139,69 +139,37 @@ impl Device {
     }
 }
 
-/// The budget the user set for this device, if any; a value that is not a size is reported
-/// once and ignored (the device then reports the system memory).
-/// `UNICORN_DISABLE_OPS`: ggml op names (as `op_name` gives them); a name that is no op is said
-/// in a log line and dropped.
+/// `UNICORN_DISABLE_OPS`: ggml op names (as `op_name` gives them), read once for both devices;
+/// a name that is no op is said in a log line and dropped.
 fn disabled_ops_from_env() -> Vec<String> {
-    let names = std::env::var("UNICORN_DISABLE_OPS").unwrap_or_default();
-    let known = crate::tensor::known_op_names();
-    let (ops, unknown): (Vec<String>, Vec<String>) = names
-        .split(',')
-        .map(|s| s.trim().to_uppercase())
-        .filter(|s| !s.is_empty())
-        .partition(|s| known.contains(&s.as_str()));
-    if !unknown.is_empty() {
-        log_warn!("UNICORN_DISABLE_OPS: {} is no ggml op name (e.g. MUL_MAT, FLASH_ATTN_EXT, GELU); ignored", unknown.join(", "));
-    }
-    ops
+    static OPS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    OPS.get_or_init(|| {
+        let names = std::env::var("UNICORN_DISABLE_OPS").unwrap_or_default();
+        let known = crate::tensor::known_op_names();
+        let (ops, unknown): (Vec<String>, Vec<String>) = names
+            .split(',')
+            .map(|s| s.trim().to_uppercase())
+            .filter(|s| !s.is_empty())
+            .partition(|s| known.contains(&s.as_str()));
+        if !unknown.is_empty() {
+            log_warn!("UNICORN_DISABLE_OPS: {} is no ggml op name (e.g. MUL_MAT, FLASH_ATTN_EXT, GELU); ignored", unknown.join(", "));
+        }
+        ops
+    })
+    .clone()
 }
 
+/// The budget the user set for this device, if any; a value that is not a size is reported
+/// and ignored (the device then reports the system memory).
 fn budget_from_env(role: Role) -> Option<usize> {
     let var = match role {
         Role::Npu => "UNICORN_NPU_MEM",
         Role::Igpu => "UNICORN_IGPU_MEM",
     };
-    let value = std::env::var(var).ok()?;
-    let size = parse_size(&value);
-    if size.is_none() {
-        log_warn!("{var}={value:?} is not a size (e.g. 2G, 512M, bytes); ignored, using the system memory figure");
-    }
-    size
-}
-
-/// "2G", "1.5GiB", "512M", "4096K" or plain bytes.
-pub fn parse_size(s: &str) -> Option<usize> {
-    let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let num: f64 = num.parse().ok()?;
-    let mult = match unit.trim().to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
-        "" => 1.0,
-        "K" => 1024.0,
-        "M" => 1024.0 * 1024.0,
-        "G" => 1024.0 * 1024.0 * 1024.0,
-        _ => return None,
-    };
-    Some((num * mult) as usize)
+    crate::env::size(var, "the system memory figure")
 }
 
 /// Ops that compute nothing (ggml skips them in graph_compute).
 pub fn is_empty_op(o: op::Type) -> bool {
     matches!(o, op::GGML_OP_NONE | op::GGML_OP_RESHAPE | op::GGML_OP_VIEW | op::GGML_OP_PERMUTE | op::GGML_OP_TRANSPOSE)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("2G"), Some(2 << 30));
-        assert_eq!(parse_size("1.5GiB"), Some(3 << 29));
-        assert_eq!(parse_size("512M"), Some(512 << 20));
-        assert_eq!(parse_size("4096"), Some(4096));
-        assert_eq!(parse_size("2X"), None);
-        assert_eq!(parse_size("lots"), None);
-    }
 }

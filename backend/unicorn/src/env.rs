@@ -1,4 +1,4 @@
-//! Settings read from the environment. A value that is not understood is said in a log line and
+//! Settings read from the environment (switches, choices, numbers, sizes). A value that is not understood is said in a log line and
 //! the default kept: never silently taken for something else.
 use crate::log::log_warn;
 
@@ -63,6 +63,33 @@ pub fn number<T: std::str::FromStr + std::fmt::Display + Copy>(name: &str, defau
     }
 }
 
+/// A size in bytes (unset or empty: None); a value that is not one is logged, saying what is
+/// used `instead`, and gives None.
+pub fn size(name: &str, instead: &str) -> Option<usize> {
+    let v = std::env::var(name).ok().filter(|v| !v.trim().is_empty())?;
+    let size = parse_size(&v);
+    if size.is_none() {
+        log_warn!("{name}={v:?} is not a size (e.g. 2G, 512M, bytes); ignored, using {instead}");
+    }
+    size
+}
+
+/// "2G", "1.5GiB", "512M", "4096K" or plain bytes.
+pub fn parse_size(s: &str) -> Option<usize> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let num: f64 = num.parse().ok()?;
+    let mult = match unit.trim().to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+        "" => 1.0,
+        "K" => 1024.0,
+        "M" => 1024.0 * 1024.0,
+        "G" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    Some((num * mult) as usize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +116,15 @@ mod tests {
         assert_eq!(parse_choice("", &allowed), Some(None));
         assert_eq!(parse_choice("mma", &allowed), None);
         assert_eq!(parse_choice("generics", &allowed), None);
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("2G"), Some(2 << 30));
+        assert_eq!(parse_size("1.5GiB"), Some(3 << 29));
+        assert_eq!(parse_size("512M"), Some(512 << 20));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("2X"), None);
+        assert_eq!(parse_size("lots"), None);
     }
 }

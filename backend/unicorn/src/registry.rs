@@ -59,15 +59,11 @@ pub fn abi_check() -> Result<(), String> {
 /// NPU when it is emulated (the emulation shows the whole design's path).
 fn attention(have_npu: bool, npu_emulated: bool) -> Attention {
     let default = if npu_emulated { Attention::Npu } else { Attention::Auto };
-    let asked = match std::env::var("UNICORN_ATTN").ok().as_deref().map(str::trim) {
-        None | Some("") => default,
+    let asked = match crate::env::choice("UNICORN_ATTN", &["npu", "igpu", "auto"]) {
         Some("igpu") => Attention::Igpu,
         Some("npu") => Attention::Npu,
         Some("auto") => Attention::Auto,
-        Some(other) => {
-            log_warn!("UNICORN_ATTN={other:?} is not npu, igpu or auto; ignored");
-            default
-        }
+        _ => default,
     };
     if !have_npu && asked != Attention::Igpu {
         if std::env::var_os("UNICORN_ATTN").is_some_and(|v| v == "npu") {

@@ -210,12 +210,12 @@ impl GpuEngine {
 
 impl Drop for GpuEngine {
     fn drop(&mut self) {
+        // Nothing in flight may still use an event or a graph freed below.
+        let _ = self.stream.synchronize();
         if let Some(p) = &self.profiler {
-            let _ = self.stream.synchronize();
             p.free(&self.gpu);
         }
         if let Some(Ok(g)) = self.graphs.as_mut().map(|g| g.get_mut()) {
-            let _ = self.stream.synchronize();
             for (_, c) in g.cache.drain() {
                 // SAFETY: made by this driver; the stream is idle (synchronised above).
                 if let Err(e) = unsafe { self.gpu.driver.graph_destroy(c.graph, c.exec) } {
