@@ -53,6 +53,10 @@ fi
 key=$(printf '%s %s' "$pin_sha256" "${cmake_flags[*]}" | sha256sum | cut -c1-16)
 root=$cache/llama/$key
 mkdir -p "$root"
+# One set-up at a time per tree: several checkouts (worktrees, a test run beside a build) share
+# this cache, and two patch/build steps on one src/ and build/ would interleave.
+exec 9>"$root/.lock"
+flock 9
 
 # 2. The pristine tree, once per key.
 if [ ! -f "$root/pristine/CMakeLists.txt" ]; then
