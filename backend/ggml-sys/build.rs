@@ -30,6 +30,8 @@ fn main() {
     }
     println!("cargo:rerun-if-changed={}", src.join("ggml-backend-impl.h").display());
     println!("cargo:rerun-if-changed=wrapper.h");
+    println!("cargo:rerun-if-changed=graph.c");
+    println!("cargo:rerun-if-changed={}", src.join("ggml-impl.h").display());
     println!("cargo:rerun-if-env-changed=UNICORN_LLAMA_DIR");
     println!("cargo:rerun-if-env-changed=UNICORN_LLAMA_LIB_DIR");
 
@@ -61,6 +63,14 @@ fn main() {
         .expect("bindgen failed on the ggml headers");
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     bindings.write_to_file(out.join("bindings.rs")).expect("writing bindings");
+
+    // graph.c: the two fields of ggml_cgraph a backend needs (see the file).
+    cc::Build::new()
+        .file(manifest.join("graph.c"))
+        .include(&include)
+        .include(&src)
+        .warnings(false)
+        .compile("ucn_ggml_graph");
 
     if !lib_dir.join("libggml-base.so").exists() {
         panic!(

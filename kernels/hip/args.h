@@ -199,3 +199,37 @@ typedef struct ucn_repeat_args {
     ucn_layout src;
     ucn_layout dst;
 } ucn_repeat_args;
+
+// --- Fused kernels (backend/unicorn/src/engine/fuse.rs plans them) -------------------------
+
+// A chain of element-wise ops fused into one kernel (chain.cu): the value of each element of
+// the chain's input (src 0), optionally normalised per row first (RMS_NORM), goes through
+// `n_ops` steps, each computed exactly as its own kernel computes it (unary.cu, binary.cu,
+// scale.cu), and only the last result is written (dense, the input's shape). What ggml-cuda
+// fuses one pattern at a time (RMS_NORM+MUL+ADD, ADD chains, the soft-cap's SCALE/TANH/SCALE,
+// GELU then MUL), one kernel does here.
+#define UCN_CHAIN_MAX 8
+
+enum ucn_chain_kind {
+    UCN_CHAIN_UNARY = 0,  // v = unary(op, v)
+    UCN_CHAIN_BINARY = 1, // v = v op w, or w op v (chain_is_src1); w from source `slot`
+    UCN_CHAIN_SCALE = 2,  // v = v * scale + bias
+};
+
+typedef struct ucn_chain_op {
+    uint32_t kind;      // enum ucn_chain_kind
+    uint32_t op;        // enum ucn_unary_op / enum ucn_binary_op
+    bool chain_is_src1; // BINARY: the running value is the right operand
+    uint32_t slot;      // BINARY: the ucn_ptrs source of the other operand (1..4)
+    ucn_layout other;   // BINARY: its layout, repeated over the chain's shape as in binary.cu
+    float scale;        // SCALE
+    float bias;         // SCALE
+} ucn_chain_op;
+
+typedef struct ucn_chain_args {
+    ucn_layout src;  // the chain's input (src 0, F32, rows contiguous); its shape is the chain's
+    bool rms_norm;   // normalise each row first (the chain starts with RMS_NORM)
+    float eps;       // RMS_NORM's epsilon
+    uint32_t n_ops;  // steps after the optional norm, at most UCN_CHAIN_MAX
+    ucn_chain_op ops[UCN_CHAIN_MAX];
+} ucn_chain_args;

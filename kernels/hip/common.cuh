@@ -119,3 +119,11 @@ static __device__ __forceinline__ float ucn_sub_rn(float x, float y) {
     return __fsub_rn(x, y);
 #endif
 }
+static __device__ __forceinline__ float ucn_add_rn(float x, float y) {
+#ifdef UCN_HIP
+#pragma clang fp contract(off)
+    return x + y;
+#else
+    return __fadd_rn(x, y);
+#endif
+}

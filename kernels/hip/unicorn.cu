@@ -8,6 +8,7 @@
 #include "glu.cu"
 #include "binary.cu"
 #include "rms_norm.cu"
+#include "chain.cu"
 #include "rope.cu"
 #include "sum_rows.cu"
 #include "concat.cu"

@@ -295,7 +295,7 @@ void Case::run_erased(ggml_tensor *out, const Launch &l, const Written &written,
     std::vector<std::pair<const ggml_tensor *, const char *>> copies; // base tensor -> its copy
     std::vector<int> aliases;
     for (int i = 0; i < GGML_MAX_SRC && i < UCN_MAX_SRC; ++i) {
-        const ggml_tensor *s = out->src[i];
+        const ggml_tensor *s = sources_ ? (i < (int)sources_->size() ? (*sources_)[i] : nullptr) : out->src[i];
         p->src[i] = nullptr;
         if (!s) {
             continue;
@@ -330,7 +330,8 @@ void Case::run_erased(ggml_tensor *out, const Launch &l, const Written &written,
         memcpy(data, initial.data(), nbytes);
         p->dst = data + offs;
         for (int i : aliases) {
-            p->src[i] = data + ((const char *)out->src[i]->data - (const char *)base->data);
+            const ggml_tensor *s = sources_ ? (*sources_)[i] : out->src[i];
+            p->src[i] = data + ((const char *)s->data - (const char *)base->data);
         }
         const std::string err = ucn_emu::launch(l.grid, l.block, body, call, order == 1);
         if (!err.empty()) {

@@ -101,6 +101,25 @@ public:
         });
     }
 
+    // As run, for a fused kernel: its sources (ucn_ptrs slot i = sources[i]) are given
+    // instead of out's own, and `out` is the last node of the fused run (ggml-cpu computes
+    // the whole run, unfused, as the reference).
+    template <typename A>
+    void run_fused(ggml_tensor *out, const std::vector<const ggml_tensor *> &sources, void (*k)(const A, const ucn_ptrs),
+                   const Launch &l, const A &a) {
+        struct Call {
+            void (*k)(const A, const ucn_ptrs);
+            A a;
+            ucn_ptrs p;
+        } call{k, a, {}};
+        sources_ = &sources;
+        run_erased(out, l, nullptr, &call.p, &call, [](void *c) {
+            const Call *x = (const Call *)c;
+            x->k(x->a, x->p);
+        });
+        sources_ = nullptr;
+    }
+
     // Marks the case failed with a message (harness-side problems, such as a node the Rust
     // select() would not claim).
     void fail(const std::string &msg);
@@ -131,6 +150,7 @@ public:
     std::vector<std::string> msgs;
 
 private:
+    const std::vector<const ggml_tensor *> *sources_ = nullptr; // run_fused's sources
     void run_erased(ggml_tensor *out, const Launch &l, const Written &written, ucn_ptrs *p, void *call,
                     void (*body)(void *));
 };

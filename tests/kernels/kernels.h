@@ -39,6 +39,10 @@ KT_KERNEL(ucn_binary_f32, ucn_binary_args)
 #ifdef UCN_EMU_HAVE_RMS_NORM
 KT_KERNEL(ucn_rms_norm_f32, ucn_rms_norm_args)
 #endif
+#ifdef UCN_EMU_HAVE_CHAIN
+KT_KERNEL(ucn_chain_f32, ucn_chain_args)
+KT_KERNEL(ucn_chain_rms_norm_f32, ucn_chain_args)
+#endif
 #ifdef UCN_EMU_HAVE_ROPE
 KT_KERNEL(ucn_rope_f32, ucn_rope_args)
 #endif

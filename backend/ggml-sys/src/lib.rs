@@ -7,3 +7,11 @@
 #![allow(clippy::all)]
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
+
+extern "C" {
+    /// The graph's id (`ggml_cgraph::uid`): kept while the scheduler computes the same split
+    /// again; 0 when unset. From `graph.c`.
+    pub fn ucn_graph_uid(g: *const ggml_cgraph) -> u64;
+    /// How many nodes of the whole graph read node `i`'s result (`ggml_node_get_use_count`).
+    pub fn ucn_graph_node_use_count(g: *const ggml_cgraph, i: std::ffi::c_int) -> i32;
+}

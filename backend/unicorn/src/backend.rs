@@ -1,44 +1,85 @@
-//! A stream of work on one Unicorn device: computes the nodes of a graph split.
-use crate::device::{is_empty_op, Device};
-use crate::tensor::{op_name, type_name, Tensor};
+//! A stream of work on one Unicorn device: computes the graph splits the scheduler hands it.
+use std::sync::{Arc, Mutex};
+
+use crate::device::Device;
+use crate::engine::{Plan, Split};
+use crate::tensor::{op_name, type_name};
 
 pub struct Backend {
     pub device: &'static Device,
+    /// Plans of the splits computed lately (decode computes the same few splits token after
+    /// token), most recent last.
+    plans: Mutex<Vec<Cached>>,
 }
 
+struct Cached {
+    uid: u64,
+    signature: Vec<u64>,
+    plan: Arc<Plan>,
+}
+
+/// Plans kept per backend: a token's graph has a few splits per device, prompt and decode
+/// differ, and llama-server's slots add a few shapes more.
+const MAX_PLANS: usize = 16;
+
 impl Backend {
-    /// Computes every node the scheduler handed this device.
+    pub fn new(device: &'static Device) -> Backend {
+        Backend { device, plans: Mutex::new(Vec::new()) }
+    }
+
+    /// Computes a split: its plan (made once, kept while the same split comes again), run by
+    /// the device's engine, then one wait for all of it.
     ///
     /// # Errors
     /// A node that no kernel of this device computes (the scheduler only hands over nodes
-    /// `supports_op` accepted, so this means a bug) or an engine failure.
-    pub fn graph_compute<'a>(&self, nodes: impl Iterator<Item = Tensor<'a>>) -> Result<(), String> {
-        const COMPUTE: i32 = ggml_sys::ggml_tensor_flag::GGML_TENSOR_FLAG_COMPUTE as i32;
-        for node in nodes {
-            if node.flags() & COMPUTE == 0 || is_empty_op(node.op()) {
-                continue;
-            }
-            if let Some(why) = fault::injected(op_name(&node)) {
-                return Err(format!("{}: {} ({}) {why}", self.device.name.to_string_lossy(), node.name(), op_name(&node)));
-            }
-            let engine = &self.device.engine;
-            let kernel = self.device.select(&node).ok_or_else(|| {
-                format!(
-                    "{}: no kernel for {} ({}) of type {}",
-                    self.device.name.to_string_lossy(),
-                    node.name(),
-                    op_name(&node),
-                    type_name(node.dtype())
-                )
-            })?;
-            if let Err(e) = engine.compute(&kernel, &node) {
-                // Let the work already enqueued finish before the graph's memory is reused.
-                let _ = engine.synchronize();
-                return Err(format!("{}: {} ({}) {e}", self.device.name.to_string_lossy(), node.name(), op_name(&node)));
-            }
+    /// `supports_op` accepted, so this means a bug) or an engine failure, naming the node.
+    pub fn graph_compute(&self, split: &Split) -> Result<(), String> {
+        let dev = self.device.name.to_string_lossy();
+        if let Some(e) = fault::injected_in(split) {
+            return Err(format!("{dev}: {e}"));
+        }
+        let plan = self.plan(split).map_err(|e| format!("{dev}: {e}"))?;
+        let engine = &self.device.engine;
+        if let Err((i, e)) = engine.run(&plan, split) {
+            // Let the work already enqueued finish before the graph's memory is reused.
+            let _ = engine.synchronize();
+            let node = &split.nodes[i];
+            return Err(format!("{dev}: {} ({}) {e}", node.name(), op_name(node)));
         }
         // One wait per split: the engine may have only enqueued the work.
-        self.device.engine.synchronize().map_err(|e| format!("{}: {e}", self.device.name.to_string_lossy()))
+        engine.synchronize().map_err(|e| format!("{dev}: {e}"))
+    }
+
+    /// The plan of `split`: a kept one when the scheduler's id or, failing that, the split's
+    /// signature matches; otherwise a new one (kernels chosen by the device, steps by its
+    /// engine).
+    fn plan(&self, split: &Split) -> Result<Arc<Plan>, String> {
+        let mut plans = self.plans.lock().map_err(|_| "plan cache lock poisoned".to_string())?;
+        if split.uid != 0 {
+            if let Some(c) = plans.iter().find(|c| c.uid == split.uid) {
+                return Ok(c.plan.clone());
+            }
+        }
+        let signature = split.signature();
+        if let Some(c) = plans.iter_mut().find(|c| c.signature == signature) {
+            c.uid = split.uid;
+            return Ok(c.plan.clone());
+        }
+        let kernels = split
+            .nodes
+            .iter()
+            .map(|node| {
+                self.device.select(node).ok_or_else(|| {
+                    format!("no kernel for {} ({}) of type {}", node.name(), op_name(node), type_name(node.dtype()))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let plan = Arc::new(self.device.engine.plan(split, kernels));
+        if plans.len() >= MAX_PLANS {
+            plans.remove(0);
+        }
+        plans.push(Cached { uid: split.uid, signature, plan: plan.clone() });
+        Ok(plan)
     }
 }
 
@@ -73,8 +114,18 @@ mod fault {
         .as_ref()
     }
 
+    /// The injected failure for a node of this split, if one is the chosen computation
+    /// (every node of the split counts as computed once).
+    pub fn injected_in(split: &crate::engine::Split) -> Option<String> {
+        spec()?;
+        split.nodes.iter().find_map(|node| {
+            let op = crate::tensor::op_name(node);
+            injected(op).map(|why| format!("{} ({op}) {why}", node.name()))
+        })
+    }
+
     /// The injected failure for this computation of `op`, if it is the chosen one.
-    pub fn injected(op: &str) -> Option<String> {
+    fn injected(op: &str) -> Option<String> {
         static SEEN: AtomicU64 = AtomicU64::new(0);
         let (want, n) = spec()?;
         if op != want {

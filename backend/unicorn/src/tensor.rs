@@ -79,6 +79,14 @@ impl<'a> Tensor<'a> {
     pub fn op_param_f32(&self, i: usize) -> f32 {
         f32::from_bits(self.raw.op_params[i] as u32)
     }
+    /// All op parameters, as ggml stores them (for comparing two nodes).
+    pub fn op_params(&self) -> &[i32] {
+        &self.raw.op_params
+    }
+    /// The tensor is a view of another tensor's data.
+    pub fn is_view(&self) -> bool {
+        !self.raw.view_src.is_null()
+    }
     pub fn buffer(&self) -> sys::ggml_backend_buffer_t {
         if self.raw.view_src.is_null() {
             self.raw.buffer

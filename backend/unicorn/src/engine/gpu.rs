@@ -2,17 +2,16 @@
 //! (gfx1103 through HIP on the APU; sm_90 + PTX through CUDA on NVIDIA machines), loaded from
 //! one code object and launched on one stream.
 //!
-//! A graph split is enqueued node by node with no waiting, then synchronised once
-//! (`synchronize`, called by the backend at the end of `graph_compute`): a kernel fault
-//! surfaces there as an error for the whole split.
+//! A split is planned once (`plan`): runs of element-wise nodes fuse into one kernel
+//! (`fuse`; `UNICORN_GPU_FUSION=0` turns it off), every other node gets its op's kernel. A plan
+//! is enqueued with no waiting, then synchronised once (`synchronize`, called by the backend
+//! at the end of `graph_compute`): a kernel fault surfaces there as an error for the split.
 //!
-//! Where the runtime has launch graphs (CUDA), the split's launches are recorded instead and
-//! replayed as one graph: a split seen before (same kernels and launch shapes, in order) reuses
-//! its instantiated graph and updates only the nodes whose arguments or addresses changed
-//! (decode changes a handful per token: attention's KV length, the KV write position), so a
-//! token costs a few parameter updates and one launch instead of one launch per node.
-//! `UNICORN_GPU_GRAPHS=0` launches node by node. `UNICORN_GPU_PROFILE=1` times every launch
-//! (`gpu_profile`; node by node).
+//! Where the runtime has launch graphs (CUDA; HIP from ROCm 6.1), a plan's launches are
+//! recorded once into a graph and instantiated; every later run of the same plan (decode: each
+//! token, while llama.cpp reuses its graph) is one graph launch, with no per-node host work.
+//! `UNICORN_GPU_GRAPHS=0` launches step by step. `UNICORN_GPU_PROFILE=1` times every launch
+//! (`gpu_profile`; step by step).
 use std::collections::HashMap;
 use std::ffi::{c_void, CStr};
 use std::path::{Path, PathBuf};
@@ -20,10 +19,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::gpu_profile::Profiler;
-use super::{Engine, EngineError};
+use super::{fuse, Engine, EngineError, Plan, Split, Step, Work};
 use crate::gpu::{Gpu, Handle, KernelCall, Launch, Module, Stream};
 use crate::log::{log_info, log_warn};
-use crate::ops::{self, args::ucn_ptrs, Kernel};
+use crate::ops::{self, args::{ucn_chain_args, ucn_ptrs}, Kernel};
 use crate::tensor::Tensor;
 
 pub struct GpuEngine {
@@ -35,45 +34,31 @@ pub struct GpuEngine {
     module: Module,
     code_object: PathBuf,
     description: String,
-    /// Launch graphs (None: launch node by node).
-    graphs: Option<Mutex<Graphs>>,
-    /// Set when a graph failed: node by node from then on.
+    /// Launch graphs by plan id (None: launch step by step).
+    graphs: Option<Mutex<HashMap<u64, Cached>>>,
+    /// Set when a graph failed: step by step from then on.
     graphs_off: AtomicBool,
+    /// Fused kernels (`UNICORN_GPU_FUSION`, on by default).
+    fusion: bool,
     /// Per-kernel GPU times (`UNICORN_GPU_PROFILE`).
     profiler: Option<Profiler>,
 }
 
-/// One recorded launch of a split.
-struct Recorded {
-    call: KernelCall,
-    kernel: Kernel,
-    ptrs: ucn_ptrs,
-}
-
-/// An instantiated launch graph and the launches it was last given.
+/// An instantiated launch graph of one plan.
 struct Cached {
     graph: Handle,
     exec: Handle,
-    nodes: Vec<Handle>,
-    launches: Vec<Recorded>,
-}
-
-// SAFETY: the addresses in `Recorded::ptrs` are device addresses the engine only passes to
-// the runtime; nothing dereferences them on the host.
-unsafe impl Send for Graphs {}
-
-#[derive(Default)]
-struct Graphs {
-    /// The launches of the split being computed, per calling thread (several backends of one
-    /// device may compute at once, e.g. test-backend-ops -j).
-    pending: HashMap<std::thread::ThreadId, Vec<Recorded>>,
-    /// Graphs by launch shape (kernels and launch dimensions in order): a few, since a token's
-    /// graph has a few splits and prompt and decode differ.
-    cache: HashMap<Vec<KernelCall>, Cached>,
 }
 
 /// Graphs kept at most (each holds device resources); the cache is emptied when full.
 const MAX_GRAPHS: usize = 16;
+
+/// One launch of a plan: kernel, geometry, its args and the addresses it reads and writes.
+struct StepLaunch {
+    launch: Launch,
+    args: *const c_void,
+    ptrs: ucn_ptrs,
+}
 
 impl GpuEngine {
     /// Loads the code object for `gpu` from `dir`.
@@ -86,15 +71,28 @@ impl GpuEngine {
         let profiler = Profiler::from_env();
         let use_graphs =
             profiler.is_none() && gpu.driver.supports_graphs() && crate::env::switch("UNICORN_GPU_GRAPHS", true);
+        let fusion = crate::env::switch("UNICORN_GPU_FUSION", true);
         let description = format!(
-            "GPU engine on {}, kernels from {}{}{}",
+            "GPU engine on {}, kernels from {}{}{}{}",
             gpu.describe(),
             code_object.display(),
+            if fusion { ", fused element-wise chains" } else { "" },
             if use_graphs { ", launch graphs" } else { "" },
             if profiler.is_some() { ", profiling every launch" } else { "" }
         );
-        let graphs = use_graphs.then(|| Mutex::new(Graphs::default()));
-        Ok(GpuEngine { gpu, stream, functions: Mutex::new(HashMap::new()), module, code_object, description, graphs, graphs_off: AtomicBool::new(false), profiler })
+        let graphs = use_graphs.then(|| Mutex::new(HashMap::new()));
+        Ok(GpuEngine {
+            gpu,
+            stream,
+            functions: Mutex::new(HashMap::new()),
+            module,
+            code_object,
+            description,
+            graphs,
+            graphs_off: AtomicBool::new(false),
+            fusion,
+            profiler,
+        })
     }
 
     pub fn code_object(&self) -> &Path {
@@ -123,76 +121,91 @@ impl GpuEngine {
         p
     }
 
-    /// Replays `pending` as a launch graph: the cached one for its shape with the changed
-    /// nodes updated, or a new one.
-    fn flush_graph(&self, g: &mut Graphs) -> Result<(), EngineError> {
-        let pending = g.pending.remove(&std::thread::current().id()).unwrap_or_default();
-        if pending.is_empty() {
-            return Ok(());
+    /// The launch of one step of a plan of `split`.
+    fn step_launch(step: &Step, split: &Split) -> Result<StepLaunch, EngineError> {
+        let no_kernel = || EngineError::Failed("no GPU kernel for a planned step".into());
+        match &step.work {
+            Work::Op(k) => {
+                let (launch, args) = ops::gpu_launch(k).ok_or_else(no_kernel)?;
+                Ok(StepLaunch { launch, args, ptrs: Self::pointers(&split.nodes[step.nodes.start]) })
+            }
+            Work::Chain(c) => {
+                let launch = c.launch().ok_or_else(no_kernel)?;
+                let mut ptrs = ucn_ptrs::default();
+                for (slot, &(node, src)) in c.sources.iter().enumerate() {
+                    ptrs.src[slot] = split.nodes[node].src(src).map_or(std::ptr::null(), |s| s.data_ptr() as *const c_void);
+                }
+                ptrs.dst = split.nodes[step.nodes.end - 1].data_ptr() as *mut c_void;
+                Ok(StepLaunch { launch, args: &c.args as *const ucn_chain_args as *const c_void, ptrs })
+            }
         }
+    }
+
+    /// Records the plan's launches into a launch graph and instantiates it.
+    fn build_graph(&self, plan: &Plan, split: &Split) -> Result<Cached, (usize, EngineError)> {
         let d = &self.gpu.driver;
         let fail = |e: crate::gpu::GpuError| EngineError::Failed(e.to_string());
-        let shape: Vec<KernelCall> = pending.iter().map(|r| r.call).collect();
-        if let Some(c) = g.cache.get_mut(&shape) {
-            for (i, (new, old)) in pending.iter().zip(&c.launches).enumerate() {
-                if new.kernel != old.kernel || new.ptrs != old.ptrs {
-                    let (_, args) = ops::gpu_launch(&new.kernel).ok_or_else(|| EngineError::Failed("no GPU kernel".into()))?;
-                    let mut params = [args as *mut c_void, &new.ptrs as *const ucn_ptrs as *mut c_void];
-                    // SAFETY: the node was made for this kernel (same shape key); the values
-                    // (this op's Args and ucn_ptrs) are copied by the call.
-                    unsafe { d.graph_set_kernel(c.exec, c.nodes[i], &new.call, &mut params) }.map_err(fail)?;
-                }
-            }
-            c.launches = pending;
-            // SAFETY: an instance of this driver, launched on our stream.
-            return unsafe { d.graph_launch(c.exec, self.stream.handle) }.map_err(fail);
-        }
-        if g.cache.len() >= MAX_GRAPHS {
-            for (_, c) in g.cache.drain() {
-                // SAFETY: made by this driver; the stream is synchronised before any graph is
-                // dropped (flush runs inside synchronize, after the previous wait).
-                let _ = unsafe { d.graph_destroy(c.graph, c.exec) };
-            }
-        }
-        let graph = d.graph_create().map_err(fail)?;
-        let mut nodes = Vec::with_capacity(pending.len());
+        let graph = d.graph_create().map_err(|e| (0, fail(e)))?;
+        let mut last = None;
         let built = (|| {
-            for r in &pending {
-                let (_, args) = ops::gpu_launch(&r.kernel).ok_or_else(|| EngineError::Failed("no GPU kernel".into()))?;
-                let mut params = [args as *mut c_void, &r.ptrs as *const ucn_ptrs as *mut c_void];
-                // SAFETY: as above; nodes are chained in launch order (the stream's order).
-                let n = unsafe { d.graph_add_kernel(graph, nodes.last().copied(), &r.call, &mut params) }.map_err(fail)?;
-                nodes.push(n);
+            for step in &plan.steps {
+                let at = |e| (step.nodes.start, e);
+                let l = Self::step_launch(step, split).map_err(at)?;
+                let call = KernelCall { function: self.function(l.launch.kernel).map_err(at)?, grid: l.launch.grid, block: l.launch.block, shared: l.launch.shared };
+                let mut params = [l.args as *mut c_void, &l.ptrs as *const ucn_ptrs as *mut c_void];
+                // SAFETY: the function takes (Args by value, ucn_ptrs by value) and `l.args`
+                // points to the Args its launch was planned with (ops::gpu_launch and
+                // fuse::Chain pair them); the values are copied into the node. Nodes are
+                // chained in plan order (the stream's order).
+                last = Some(unsafe { d.graph_add_kernel(graph, last, &call, &mut params) }.map_err(|e| at(fail(e)))?);
             }
             // SAFETY: a complete graph of this driver.
-            unsafe { d.graph_instantiate(graph) }.map_err(fail)
+            unsafe { d.graph_instantiate(graph) }.map_err(|e| (0, fail(e)))
         })();
-        let exec = match built {
-            Ok(e) => e,
+        match built {
+            Ok(exec) => Ok(Cached { graph, exec }),
             Err(e) => {
                 // SAFETY: made above, not instantiated.
                 let _ = unsafe { d.graph_destroy(graph, 0) };
-                return Err(e);
+                Err(e)
             }
-        };
-        // SAFETY: instantiated above.
-        unsafe { d.graph_launch(exec, self.stream.handle) }.map_err(fail)?;
-        g.cache.insert(shape, Cached { graph, exec, nodes, launches: pending });
-        Ok(())
+        }
     }
 
-    fn launch(&self, l: &Launch, args: *const c_void, node: &Tensor) -> Result<(), EngineError> {
-        let f = self.function(l.kernel)?;
-        let ptrs = Self::pointers(node);
-        let mut params = [args as *mut c_void, &ptrs as *const ucn_ptrs as *mut c_void];
+    /// Runs `plan` as one launch graph: the one recorded for it before, or a new one.
+    fn run_graph(&self, graphs: &Mutex<HashMap<u64, Cached>>, plan: &Plan, split: &Split) -> Result<(), (usize, EngineError)> {
+        let d = &self.gpu.driver;
+        let fail = |e: crate::gpu::GpuError| (0, EngineError::Failed(e.to_string()));
+        let mut g = graphs.lock().map_err(|_| (0, EngineError::Failed("graph lock poisoned".into())))?;
+        if !g.contains_key(&plan.id) {
+            if g.len() >= MAX_GRAPHS {
+                // Graphs may still run (another backend of this device): wait for the stream.
+                self.stream.synchronize().map_err(fail)?;
+                for (_, c) in g.drain() {
+                    // SAFETY: made by this driver; the stream is idle (synchronised above).
+                    let _ = unsafe { d.graph_destroy(c.graph, c.exec) };
+                }
+            }
+            let c = self.build_graph(plan, split)?;
+            g.insert(plan.id, c);
+        }
+        let exec = g[&plan.id].exec;
+        // SAFETY: an instance of this driver, launched on our stream.
+        unsafe { d.graph_launch(exec, self.stream.handle) }.map_err(fail)
+    }
+
+    fn launch(&self, l: &StepLaunch) -> Result<(), EngineError> {
+        let f = self.function(l.launch.kernel)?;
+        let mut params = [l.args as *mut c_void, &l.ptrs as *const ucn_ptrs as *mut c_void];
+        let (grid, block, shared) = (l.launch.grid, l.launch.block, l.launch.shared);
         // SAFETY: `f` is a kernel of the loaded module taking (Args by value, ucn_ptrs by
-        // value), the convention of kernels/hip/args.h, and `args` points to the Args of the
-        // op `l` was planned for (ops::gpu_launch pairs them). Both values are copied by the
-        // launch call. The pointers address buffers of this GPU (see `pointers`), alive while
-        // the graph is computed (synchronised before graph_compute returns).
-        let mut launch = || unsafe { self.gpu.driver.launch(f, l.grid, l.block, l.shared, self.stream.handle, &mut params) };
+        // value), the convention of kernels/hip/args.h, and `l.args` points to the Args its
+        // launch was planned with. Both values are copied by the launch call. The pointers
+        // address buffers of this GPU (see `pointers`), alive while the graph is computed
+        // (synchronised before graph_compute returns).
+        let mut launch = || unsafe { self.gpu.driver.launch(f, grid, block, shared, self.stream.handle, &mut params) };
         match &self.profiler {
-            Some(p) => p.around(&self.gpu, self.stream.handle, l.kernel, launch),
+            Some(p) => p.around(&self.gpu, self.stream.handle, l.launch.kernel, launch),
             None => launch(),
         }
         .map_err(|e| EngineError::Failed(e.to_string()))
@@ -203,7 +216,7 @@ impl GpuEngine {
     fn disable_graphs(&self) {
         self.graphs_off.store(true, Ordering::Relaxed);
     }
-    fn graphs(&self) -> Option<&Mutex<Graphs>> {
+    fn graphs(&self) -> Option<&Mutex<HashMap<u64, Cached>>> {
         self.graphs.as_ref().filter(|_| !self.graphs_off.load(Ordering::Relaxed))
     }
 }
@@ -216,7 +229,7 @@ impl Drop for GpuEngine {
             p.free(&self.gpu);
         }
         if let Some(Ok(g)) = self.graphs.as_mut().map(|g| g.get_mut()) {
-            for (_, c) in g.cache.drain() {
+            for (_, c) in g.drain() {
                 // SAFETY: made by this driver; the stream is idle (synchronised above).
                 if let Err(e) = unsafe { self.gpu.driver.graph_destroy(c.graph, c.exec) } {
                     log_warn!("freeing a launch graph: {e}");
@@ -238,27 +251,32 @@ impl Engine for GpuEngine {
     }
     fn compute(&self, kernel: &Kernel, node: &Tensor) -> Result<(), EngineError> {
         let (launch, args) = ops::gpu_launch(kernel).ok_or_else(|| EngineError::Unsupported("no GPU kernel".into()))?;
-        if let Some(graphs) = self.graphs() {
-            let call = KernelCall { function: self.function(launch.kernel)?, grid: launch.grid, block: launch.block, shared: launch.shared };
-            let mut g = graphs.lock().map_err(|_| EngineError::Failed("graph lock poisoned".into()))?;
-            g.pending.entry(std::thread::current().id()).or_default().push(Recorded { call, kernel: kernel.clone(), ptrs: Self::pointers(node) });
-            return Ok(());
-        }
-        self.launch(&launch, args, node)
+        self.launch(&StepLaunch { launch, args, ptrs: Self::pointers(node) })
     }
-    fn synchronize(&self) -> Result<(), EngineError> {
+    fn plan(&self, split: &Split, kernels: Vec<Kernel>) -> Plan {
+        Plan::new(if self.fusion { fuse::plan(split, kernels) } else { fuse::unfused(kernels) })
+    }
+    fn run(&self, plan: &Plan, split: &Split) -> Result<(), (usize, EngineError)> {
         if let Some(graphs) = self.graphs() {
-            let mut g = graphs.lock().map_err(|_| EngineError::Failed("graph lock poisoned".into()))?;
-            if let Err(e) = self.flush_graph(&mut g) {
-                // The recorded launches are lost with the failed graph: report the failure
-                // (this split fails), and launch node by node from now on.
-                drop(g);
-                log_warn!("launch graph failed ({e}); launching node by node from now on");
-                self.disable_graphs();
-                let _ = self.stream.synchronize();
-                return Err(e);
+            match self.run_graph(graphs, plan, split) {
+                Ok(()) => return Ok(()),
+                Err((i, e)) => {
+                    // Nothing of this plan ran: report the failure (this split fails), and
+                    // launch step by step from now on.
+                    log_warn!("launch graph failed ({e}); launching step by step from now on");
+                    self.disable_graphs();
+                    return Err((i, e));
+                }
             }
         }
+        for step in &plan.steps {
+            let i = step.nodes.start;
+            let l = Self::step_launch(step, split).map_err(|e| (i, e))?;
+            self.launch(&l).map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
+    fn synchronize(&self) -> Result<(), EngineError> {
         self.stream.synchronize().map_err(|e| EngineError::Failed(e.to_string()))?;
         if let Some(p) = &self.profiler {
             p.collect(&self.gpu);

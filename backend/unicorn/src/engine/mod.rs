@@ -5,8 +5,14 @@
 //!   and as the numerical oracle of the hardware engines;
 //! - a HIP engine (iGPU, gfx1103) and an XRT engine (NPU): loaded at run time, so the plugin
 //!   loads on machines without ROCm or XRT. They take the same `ops::Kernel` arguments.
+//!
+//! The seam is the graph split (`split`): an engine plans a whole split once (`plan`: which
+//! kernel runs each node, which runs of nodes fuse into one kernel, `fuse`), the backend keeps
+//! the plan while llama.cpp computes the same split again, and the engine runs it (`run`).
+pub mod fuse;
 pub mod gpu;
 mod gpu_profile;
+pub mod split;
 pub mod pool;
 pub mod npu;
 pub mod reference;
@@ -15,6 +21,7 @@ use std::sync::Arc;
 
 use crate::ops::Kernel;
 use crate::tensor::Tensor;
+pub use split::{Plan, Split, Step, Work};
 
 /// What a device is for: it decides which op families the device claims.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +83,23 @@ pub trait Engine: Send + Sync {
     /// Compute `node` with a kernel `select` returned for it. An engine may only enqueue the
     /// work; `synchronize` waits for all of it.
     fn compute(&self, kernel: &Kernel, node: &Tensor) -> Result<(), EngineError>;
+    /// Plans a split, given the kernel `select` chose for each of its nodes: by default one
+    /// step per node; an engine with fused kernels groups nodes (`fuse`).
+    fn plan(&self, _split: &Split, kernels: Vec<Kernel>) -> Plan {
+        Plan::new(fuse::unfused(kernels))
+    }
+    /// Runs (or enqueues) a plan of `split`. On failure: the index of the node whose step
+    /// failed, and why.
+    fn run(&self, plan: &Plan, split: &Split) -> Result<(), (usize, EngineError)> {
+        for step in &plan.steps {
+            let i = step.nodes.start;
+            match &step.work {
+                Work::Op(k) => self.compute(k, &split.nodes[i]).map_err(|e| (i, e))?,
+                Work::Chain(_) => return Err((i, EngineError::Unsupported("a fused chain on an engine without fused kernels".into()))),
+            }
+        }
+        Ok(())
+    }
     /// Waits until every `compute` so far has finished; reports a failure of any of them.
     fn synchronize(&self) -> Result<(), EngineError> {
         Ok(())

@@ -3,7 +3,8 @@ use std::ffi::c_char;
 
 use super::guard;
 use crate::backend::Backend;
-use crate::device::Device;
+use crate::device::{is_empty_op, Device};
+use crate::engine::Split;
 use crate::engine::Role;
 use crate::log::log_error;
 use crate::tensor::Tensor;
@@ -22,7 +23,7 @@ fn guid(role: Role) -> sys::ggml_guid_t {
 }
 
 pub(super) fn new(dev: sys::ggml_backend_dev_t, device: &'static Device) -> sys::ggml_backend_t {
-    let ctx = Box::into_raw(Box::new(Backend { device }));
+    let ctx = Box::into_raw(Box::new(Backend::new(device)));
     Box::into_raw(Box::new(sys::ggml_backend {
         guid: guid(device.role),
         iface: sys::ggml_backend_i {
@@ -81,10 +82,8 @@ extern "C" fn graph_compute(backend: sys::ggml_backend_t, cgraph: *mut sys::ggml
     guard("graph_compute", sys::ggml_status::GGML_STATUS_FAILED, || {
         let Some(b) = get(backend) else { return sys::ggml_status::GGML_STATUS_FAILED };
         // SAFETY: ggml passes a valid graph whose nodes stay allocated during the call.
-        let n = unsafe { sys::ggml_graph_n_nodes(cgraph) };
-        // SAFETY: i < n_nodes; nodes are valid, allocated tensors (Tensor::from_raw contract).
-        let nodes = (0..n).filter_map(|i| unsafe { Tensor::from_raw(sys::ggml_graph_node(cgraph, i)) });
-        match b.graph_compute(nodes) {
+        let split = unsafe { split_of(cgraph) };
+        match b.graph_compute(&split) {
             Ok(()) => sys::ggml_status::GGML_STATUS_SUCCESS,
             Err(e) => {
                 log_error!("{e}");
@@ -92,6 +91,31 @@ extern "C" fn graph_compute(backend: sys::ggml_backend_t, cgraph: *mut sys::ggml
             }
         }
     })
+}
+
+/// The nodes of `cgraph` that compute something (ggml's rule: the COMPUTE flag set and an op
+/// other than the no-op ones), with what fusion needs to know about each.
+///
+/// # Safety
+/// `cgraph` is a valid graph whose nodes stay allocated, and keep their shapes, for `'a`.
+unsafe fn split_of<'a>(cgraph: *mut sys::ggml_cgraph) -> Split<'a> {
+    const COMPUTE: i32 = sys::ggml_tensor_flag::GGML_TENSOR_FLAG_COMPUTE as i32;
+    const OUTPUT: i32 = sys::ggml_tensor_flag::GGML_TENSOR_FLAG_OUTPUT as i32;
+    // SAFETY: a valid graph (the caller's contract).
+    let (n, uid) = unsafe { (sys::ggml_graph_n_nodes(cgraph), sys::ucn_graph_uid(cgraph)) };
+    let mut split = Split { nodes: Vec::with_capacity(n.max(0) as usize), private: Vec::with_capacity(n.max(0) as usize), uid };
+    for i in 0..n {
+        // SAFETY: i < n_nodes; nodes are valid, allocated tensors (Tensor::from_raw contract).
+        let Some(node) = (unsafe { Tensor::from_raw(sys::ggml_graph_node(cgraph, i)) }) else { continue };
+        if node.flags() & COMPUTE == 0 || is_empty_op(node.op()) {
+            continue;
+        }
+        // SAFETY: i < n_nodes of this graph.
+        let uses = unsafe { sys::ucn_graph_node_use_count(cgraph, i) };
+        split.private.push(uses == 1 && !node.is_view() && node.flags() & OUTPUT == 0);
+        split.nodes.push(node);
+    }
+    split
 }
 
 /// Copies into a tensor of this backend's buffers on its stream (the scheduler's input copies);

@@ -29,7 +29,7 @@ pub fn select(node: &Tensor) -> Option<Args> {
     Some(Args { op, src0: Layout::of(&x), src1: Layout::of(&y) })
 }
 
-fn apply(o: u32, a: f32, b: f32) -> f32 {
+pub(crate) fn apply(o: u32, a: f32, b: f32) -> f32 {
     match o {
         UCN_BINARY_ADD => a + b,
         UCN_BINARY_SUB => a - b,
