@@ -17,6 +17,10 @@
 #   scripts/device-gpu.sh compare  (after profile on the same machine, or with the peer carried)
 #                                  MUL_MAT against the CPU, then e2b graph ops perf and
 #                                  llama-bench, both backends, same run
+#   scripts/device-gpu.sh speed    (after profile on the same machine, or with the peer carried)
+#                                  test-backend-ops on every claimed op and the fusion cases,
+#                                  launches per decoded e2b token, llama-bench e2b -r 5 with and
+#                                  without fusion against ggml-cuda, KL divergence on tiny
 # Logs and tables go to $OUT (the device tool brings them back), a summary to stdout.
 set -uo pipefail
 mode=${1:-check}
@@ -222,6 +226,28 @@ if [ "$mode" = final ]; then
   say "done"; exit 0
 fi
 
+if [ "$mode" = speed ]; then
+  # What the fused kernels must equal: llama.cpp's fusion cases, with everything claimed.
+  fused=RMS_NORM_MUL_ADD,ADD_ADD,ADD_RMS_NORM,RELU_SQR,GELU_MUL,SILU_MUL,SIGMOID_MUL,TANH_MUL,SOFTCAP,NORM_MUL_ADD
+  TBO_TIMEOUT=240 tbo tbo-igpu test -b UNICORN_IGPU0 -o "$ops,$fused" -j 8
+  # Launches per decoded token: the profiler's count for 64 and 32 generated tokens, apart.
+  launches() { UNICORN_GPU_PROFILE=1 timeout 120 "$bin/llama-bench" -m "$e2b" --backend unicorn -p 0 -n "$1" -r 1 -v 2>&1 \
+      | awk '/GPU profile/ {for (i = 1; i <= NF; i++) if ($i == "launches,") print $(i-1)}' | tail -1; }
+  l64=$(launches 64); l32=$(launches 32)
+  say "launches per decoded e2b token: $(( (l64 - l32) / 32 )) (UNICORN_GPU_PROFILE, 64 vs 32 tokens: $l64 - $l32)"
+  UNICORN_GPU_PROFILE=1 timeout 120 "$bin/llama-bench" -m "$e2b" --backend unicorn -p 0 -n 64 -r 1 -v > "$OUT/profile-tg.log" 2>&1
+  awk '/GPU profile/ {p=1; print; next} p && /^  / {print; next} {p=0}' "$OUT/profile-tg.log" | head -30 | tee "$OUT/profile-tg.txt"
+  bench() { timeout 150 "$bin/llama-bench" -m "$e2b" -p 512 -n 128 -r 5 -o jsonl "$@" 2>> "$OUT/bench.log"; }
+  bench --backend unicorn > "$OUT/bench-unicorn.jsonl"
+  UNICORN_GPU_FUSION=0 bench --backend unicorn > "$OUT/bench-unicorn-nofusion.jsonl"
+  bench -dev CUDA0 -ngl 99 -fa 1 > "$OUT/bench-cuda.jsonl"
+  say "llama-bench e2b Q4_K_M, Unicorn (fused, launch graphs) vs ggml-cuda:"
+  python3 scripts/bench-compare.py "$OUT/bench-unicorn.jsonl" "$OUT/bench-cuda.jsonl" | tee "$OUT/bench.md"
+  say "the same, Unicorn without fusion (UNICORN_GPU_FUSION=0):"
+  python3 scripts/bench-compare.py "$OUT/bench-unicorn-nofusion.jsonl" "$OUT/bench-cuda.jsonl" | tee "$OUT/bench-nofusion.md"
+  [ -f "$tiny" ] && { kld "$tiny" tiny; tokens "$tiny" tiny; }
+  say "done"; exit 0
+fi
 pack_out() { # everything but the ggml-cuda parts into one archive: 8 files come back at most
   (cd "$OUT" && ls | grep -v '^libggml-cuda.so.xz' | tar czf /tmp/results.tar.gz -T - && ls | grep -v '^libggml-cuda.so.xz' | xargs rm -rf && mv /tmp/results.tar.gz .)
 }

@@ -20,7 +20,7 @@ pub mod buffer;
 pub mod device;
 pub mod engine;
 pub mod env;
-mod ffi;
+pub(crate) mod ffi;
 pub mod gguf;
 pub mod gpu;
 pub mod log;

@@ -170,3 +170,103 @@ pub fn run_reference(c: &Chain, split: &Split, last: usize) {
     let dst = crate::tensor::f32s_mut(split.nodes[last].data_mut());
     dst.copy_from_slice(&out);
 }
+
+#[cfg(test)]
+mod tests {
+    //! The planner on real ggml graphs (built with ggml's own API, use counts from ggml).
+    use super::*;
+    use ggml_sys as sys;
+    use sys::ggml_type::GGML_TYPE_F32 as F32;
+
+    /// Builds a graph in a fresh context with `build` (it returns the graph's outputs), then
+    /// plans it as the iGPU would (every node's kernel from `ops::select`).
+    fn plan_of(build: impl FnOnce(*mut sys::ggml_context) -> Vec<*mut sys::ggml_tensor>) -> Vec<Step> {
+        let params = sys::ggml_init_params { mem_size: 64 << 20, mem_buffer: std::ptr::null_mut(), no_alloc: false };
+        // SAFETY: a plain context of our own, freed below; the tensors built in it live as long.
+        unsafe {
+            let ctx = sys::ggml_init(params);
+            let outs = build(ctx);
+            let gf = sys::ggml_new_graph(ctx);
+            for &o in &outs {
+                sys::ggml_set_output(o);
+                sys::ggml_build_forward_expand(gf, o);
+            }
+            let split = crate::ffi::backend::split_of(gf);
+            let kernels = split.nodes.iter().map(|n| ops::select(n).expect("a kernel for every node")).collect();
+            let steps = plan(&split, kernels);
+            sys::ggml_free(ctx);
+            steps
+        }
+    }
+
+    fn chains(steps: &[Step]) -> Vec<(std::ops::Range<usize>, bool, u32)> {
+        steps
+            .iter()
+            .filter_map(|s| match &s.work {
+                Work::Chain(c) => Some((s.nodes.clone(), c.args.rms_norm, c.args.n_ops)),
+                Work::Op(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn norm_mul_add_is_one_chain() {
+        // SAFETY: ggml calls on the context plan_of made, with tensors of that context.
+        let steps = plan_of(|ctx| unsafe {
+            let x = sys::ggml_new_tensor_2d(ctx, F32, 64, 3);
+            let w = sys::ggml_new_tensor_1d(ctx, F32, 64);
+            let b = sys::ggml_new_tensor_2d(ctx, F32, 64, 3);
+            let n = sys::ggml_rms_norm(ctx, x, 1e-6);
+            vec![sys::ggml_add(ctx, sys::ggml_mul(ctx, n, w), b)]
+        });
+        assert_eq!(steps.len(), 1, "{steps:?}");
+        assert_eq!(chains(&steps), vec![(0..3, true, 2)]);
+        let Work::Chain(c) = &steps[0].work else { unreachable!() };
+        assert_eq!(c.sources, vec![(0, 0), (1, 1), (2, 1)]);
+    }
+
+    #[test]
+    fn a_result_read_twice_ends_the_chain() {
+        // mul's result feeds the add and a second node: it must be written, so the chain is
+        // norm + mul and the add is a step of its own.
+        // SAFETY: ggml calls on the context plan_of made, with tensors of that context.
+        let steps = plan_of(|ctx| unsafe {
+            let x = sys::ggml_new_tensor_2d(ctx, F32, 64, 3);
+            let w = sys::ggml_new_tensor_1d(ctx, F32, 64);
+            let m = sys::ggml_mul(ctx, sys::ggml_rms_norm(ctx, x, 1e-6), w);
+            vec![sys::ggml_add(ctx, m, x), sys::ggml_scale(ctx, m, 2.0)]
+        });
+        assert_eq!(chains(&steps), vec![(0..2, true, 1)], "{steps:?}");
+        assert_eq!(steps.len(), 3);
+    }
+
+    #[test]
+    fn a_graph_output_is_never_fused_away() {
+        // SAFETY: ggml calls on the context plan_of made, with tensors of that context.
+        let steps = plan_of(|ctx| unsafe {
+            let x = sys::ggml_new_tensor_2d(ctx, F32, 64, 3);
+            let t = sys::ggml_tanh(ctx, sys::ggml_scale(ctx, x, 0.5));
+            vec![t, sys::ggml_scale(ctx, t, 30.0)]
+        });
+        // scale + tanh fuse; tanh is an output (read by the caller), so the last scale is alone
+        assert_eq!(chains(&steps), vec![(0..2, false, 2)], "{steps:?}");
+    }
+
+    #[test]
+    fn chain_as_right_operand_and_shape_change() {
+        // GELU(g) * u, the chain value on the right; then a broadcast add into a larger shape
+        // (the node's shape differs from the chain's): not fused.
+        // SAFETY: ggml calls on the context plan_of made, with tensors of that context.
+        let steps = plan_of(|ctx| unsafe {
+            let g = sys::ggml_new_tensor_2d(ctx, F32, 64, 1);
+            let u = sys::ggml_new_tensor_2d(ctx, F32, 64, 1);
+            let big = sys::ggml_new_tensor_2d(ctx, F32, 64, 4);
+            let m = sys::ggml_mul(ctx, u, sys::ggml_gelu(ctx, g));
+            vec![sys::ggml_add(ctx, big, m)]
+        });
+        assert_eq!(chains(&steps), vec![(0..2, false, 2)], "{steps:?}");
+        let Work::Chain(c) = &steps[0].work else { unreachable!() };
+        assert!(c.args.ops[1].chain_is_src1);
+        assert_eq!(steps.len(), 2);
+    }
+}

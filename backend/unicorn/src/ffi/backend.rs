@@ -98,7 +98,7 @@ extern "C" fn graph_compute(backend: sys::ggml_backend_t, cgraph: *mut sys::ggml
 ///
 /// # Safety
 /// `cgraph` is a valid graph whose nodes stay allocated, and keep their shapes, for `'a`.
-unsafe fn split_of<'a>(cgraph: *mut sys::ggml_cgraph) -> Split<'a> {
+pub(crate) unsafe fn split_of<'a>(cgraph: *mut sys::ggml_cgraph) -> Split<'a> {
     const COMPUTE: i32 = sys::ggml_tensor_flag::GGML_TENSOR_FLAG_COMPUTE as i32;
     const OUTPUT: i32 = sys::ggml_tensor_flag::GGML_TENSOR_FLAG_OUTPUT as i32;
     // SAFETY: a valid graph (the caller's contract).

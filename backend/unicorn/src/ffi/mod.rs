@@ -4,7 +4,7 @@
 //!
 //! The ggml objects (registry, devices, the shared buffer type) are created once and live
 //! for the rest of the process, as in ggml's own backends.
-mod backend;
+pub(crate) mod backend;
 mod buffer;
 mod device;
 mod reg;
