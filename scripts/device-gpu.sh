@@ -111,9 +111,11 @@ ops=$("$bin/test-backend-ops" support -b UNICORN_IGPU0 --output csv 2>/dev/null 
   | awk -F'","' 'substr($1,2)=="UNICORN_IGPU0" && $5=="1" {print $2}' | sort -u | paste -sd, -)
 say "UNICORN_IGPU0 claims: $ops"
 echo "$ops" > "$OUT/claimed-ops.txt"
-if [ "$mode" = final ]; then
+# llama.cpp's fusion cases (several nodes, one kernel on our side): checked with every claimed op.
+fused=RMS_NORM_MUL_ADD,ADD_ADD,ADD_RMS_NORM,RELU_SQR,GELU_MUL,SILU_MUL,SIGMOID_MUL,TANH_MUL,SOFTCAP,NORM_MUL_ADD
+if [ "$mode" = final ] || [ "$mode" = profile ]; then
   # One call: the correctness check runs while ggml-cuda builds and the models are generated.
-  TBO_TIMEOUT=300 tbo tbo-igpu test -b UNICORN_IGPU0 -o "$ops" -j 8 &
+  TBO_TIMEOUT=300 tbo tbo-igpu test -b UNICORN_IGPU0 -o "$ops,$fused" -j 8 &
   check_pid=$!
 fi
 if [ "$mode" = check ] || [ "$mode" = full ]; then
@@ -228,7 +230,6 @@ fi
 
 if [ "$mode" = speed ]; then
   # What the fused kernels must equal: llama.cpp's fusion cases, with everything claimed.
-  fused=RMS_NORM_MUL_ADD,ADD_ADD,ADD_RMS_NORM,RELU_SQR,GELU_MUL,SILU_MUL,SIGMOID_MUL,TANH_MUL,SOFTCAP,NORM_MUL_ADD
   TBO_TIMEOUT=240 tbo tbo-igpu test -b UNICORN_IGPU0 -o "$ops,$fused" -j 8
   # Launches per decoded token: the profiler's count for 64 and 32 generated tokens, apart.
   launches() { UNICORN_GPU_PROFILE=1 timeout 120 "$bin/llama-bench" -m "$e2b" --backend unicorn -p 0 -n "$1" -r 1 -v 2>&1 \
@@ -251,7 +252,7 @@ fi
 pack_out() { # everything but the ggml-cuda parts into one archive: 8 files come back at most
   (cd "$OUT" && ls | grep -v '^libggml-cuda.so.xz' | tar czf /tmp/results.tar.gz -T - && ls | grep -v '^libggml-cuda.so.xz' | xargs rm -rf && mv /tmp/results.tar.gz .)
 }
-if [ "$mode" = profile ]; then pack_out; say "done"; exit 0; fi
+if [ "$mode" = profile ]; then wait $check_pid; pack_out; say "done"; exit 0; fi
 if [ "$mode" = compare ]; then
   TBO_TIMEOUT=150 tbo tbo-mul_mat test -b UNICORN_IGPU0 -o MUL_MAT -j 8   # the kernels changed most often
   "$bin/test-export-graph-ops" -m "$e2b" -o "$work/e2b-ops.txt" -ot no_such_tensor=CPU > "$OUT/export-e2b.log" 2>&1
