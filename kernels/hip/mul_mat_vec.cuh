@@ -47,60 +47,68 @@ static __device__ __forceinline__ void ucn_load_x16(const float *x, size_t e, si
 // otherwise (ops/mul_mat.rs `vec_rows` says the same).
 #define UCN_MMV_ROWS(nc, g) ((nc) == 1 && (g) == 2 ? 2 : 1)
 
-// How the warps get their weight bytes: straight into registers (16-byte aligned DIRECT formats),
-// through shared memory with 16-byte copies (16-byte aligned rows) or with 2-byte copies.
-enum { UCN_DIRECT = 0, UCN_STAGED16 = 1, UCN_STAGED2 = 2 };
-
-// x elements (all columns) a block keeps in shared memory as int8 (1.5 bytes each with the
-// scales): 24 KB on NVIDIA (a 14336-wide K in one chunk), 12 KB on AMD, where a workgroup
-// processor's 64 KB of LDS then holds two blocks.
+// x elements (all columns) a block of the one-launch kernels keeps in shared memory as int8 (1.5
+// bytes each with the scales): 24 KB on NVIDIA (a 14336-wide K in one chunk), 12 KB on AMD,
+// where a workgroup processor's 64 KB of LDS then holds two blocks.
 #if defined(UCN_HIP)
 #define UCN_MMV_X_ELEMS 8192
 #else
 #define UCN_MMV_X_ELEMS 16384
 #endif
 
-template <class T, int NC>
+// Where x comes from: quantized by each block into shared memory (XG false, the one-launch
+// kernels ucn_mul_mat_vec_<type>_<nc>), or quantized once per product by ucn_mul_mat_quantize_x
+// into a buffer the product reads through the cache (XG true, ucn_mul_mat_vecq_<type>_<nc>:
+// shared memory only for the K-split sums).
+template <class T, int NC, bool XG>
 struct ucn_mmv_shared {
     static constexpr int R = UCN_MMV_ROWS(NC, T::G);
     static constexpr int KC = UCN_MMV_X_ELEMS / NC < 2048 ? 2048 : UCN_MMV_X_ELEMS / NC; // x per chunk
-    static constexpr int GPC = KC / 16;           // x groups per column and chunk
-    static constexpr int S = 32 / T::UPB * T::BB; // bytes per row and warp step
-    uint4 xq[NC * GPC];                           // x as int8, 16 per group
-    float2 xds[NC * GPC];                         // (d, d * sum(q)) per group
-    uint4 stage[8 * R * S / 16];                  // each warp's step bytes, R rows
+    static constexpr int GPC = XG ? 1 : KC / 16; // x groups per column and chunk
+    uint4 xq[NC * GPC];                          // x as int8, 16 per group
+    float2 xds[NC * GPC];                        // (d, d * sum(q)) per group
     float red[8][R * NC];
 };
 
-// The 16-byte vectors of step s of each row (clamped to the row's last vector, which may reach
-// past the row's end by less than 16 bytes: within its 16-byte aligned chunk, never past a page).
-template <int R, int NV>
-static __device__ __forceinline__ void ucn_stage_fetch(uint32_t (&pre)[R][NV][4], const uint8_t *const (&wrow)[R], int s, int S,
-                                                       int row_bytes, int lane) {
-    const int nvec = (ucn_min(S, row_bytes - s * S) + 15) / 16;
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-        const uint4 *src = (const uint4 *)(wrow[r] + (size_t)s * S);
-#pragma unroll
-        for (int i = 0; i < NV; ++i) {
-            const uint4 t = src[ucn_min(lane + 32 * i, nvec - 1)];
-            pre[r][i][0] = t.x, pre[r][i][1] = t.y, pre[r][i][2] = t.z, pre[r][i][3] = t.w;
-        }
+// The pre-quantized x (ucn_mul_mat_quantize_x's output, ops/mul_mat.rs `gpu_prequantized`): for
+// every x row r = i11 + ne11 * (i12 + ne12 * i13) of the nrows = ne11 * ne12 * ne13, its K int8
+// at byte r * K, then from byte nrows * K the (d, d * sum(q)) of each group of 16, K / 16 per row.
+// Grid (ceil(nrows * K / 16 / 256)), 256 threads: one thread per group. p.src[1] = x, p.dst =
+// the buffer (nrows * K * 3 / 2 bytes). K is a multiple of 32 (the quantized weights' blocks).
+UCN_KERNEL void __launch_bounds__(256) ucn_mul_mat_quantize_x(const ucn_mul_mat_args a, const ucn_ptrs p) {
+    const size_t K = a.src0.ne[0], KG = K / 16;
+    const size_t ne11 = a.src1.ne[1], ne12 = a.src1.ne[2], nrows = ne11 * ne12 * a.src1.ne[3];
+    const size_t g = (size_t)blockIdx.x * 256 + threadIdx.x;
+    if (g >= nrows * KG) {
+        return;
     }
+    const size_t r = g / KG, j = g % KG;
+    const size_t i11 = r % ne11, i12 = (r / ne11) % ne12, i13 = r / (ne11 * ne12);
+    const float *x = (const float *)((const char *)p.src[1] + i11 * a.src1.nb[1] + i12 * a.src1.nb[2] + i13 * a.src1.nb[3]);
+    float v[16];
+    ucn_load_x16(x, 16 * j, K, ((uintptr_t)x & 15) == 0, v);
+    uint4 q;
+    float2 ds;
+    ucn_quantize16(v, q, ds);
+    ((uint4 *)p.dst)[g] = q;
+    ((float2 *)((uint8_t *)p.dst + nrows * K))[g] = ds;
 }
 
 // Work of a block: row groups of blockDim.z * R rows, g = blockIdx.x, blockIdx.x + gridDim.x, ...
 // (one group when K is split over warps: the launch then has a block per group). Each warp of a
-// group owns R rows and the steps ks, ks + KS, ... of every x chunk.
-template <class T, int NC, int MODE>
+// group owns R rows and the steps ks, ks + KS, ... of every x chunk (XG: one chunk, all of K).
+// LD: how weight bytes are read (quants.cuh): UCN_LD_A16 for the 16-byte aligned formats (Q4_K,
+// Q5_K) in 16-byte aligned rows (UCN_LD_WORDS if a row is not), UCN_LD_VEC2 (two aligned 16-byte
+// loads per 16 bytes) for the 2-byte aligned ones; always straight into registers, one work item
+// ahead.
+template <class T, int NC, int LD, bool XG>
 static __device__ __forceinline__ void ucn_mul_mat_vec_q_body(const ucn_mul_mat_args &a, const ucn_ptrs &p,
-                                                              ucn_mmv_shared<T, NC> &sh) {
-    typedef ucn_mmv_shared<T, NC> SH;
-    constexpr int R = SH::R, KC = SH::KC, GPC = SH::GPC, S = SH::S;
-    constexpr int EPU = T::QK / T::UPB;    // weights per unit
-    constexpr int ES = 32 * EPU;           // weights per warp step (32 units)
-    constexpr int NV = (S / 16 + 31) / 32; // 16-byte copies per lane and row
-    static_assert(KC % ES == 0 && S % 16 == 0, "steps tile the chunks; steps stay 16-byte aligned");
+                                                              ucn_mmv_shared<T, NC, XG> &sh) {
+    typedef ucn_mmv_shared<T, NC, XG> SH;
+    constexpr int R = SH::R, GPC = SH::GPC;
+    constexpr int EPU = T::QK / T::UPB; // weights per unit
+    constexpr int ES = 32 * EPU;        // weights per warp step (32 units)
+    static_assert(SH::KC % ES == 0, "steps tile the chunks");
 
     const int lane = threadIdx.x, ks = threadIdx.y, KS = blockDim.y, grp = threadIdx.z;
     const int warp = grp * KS + ks, tid = warp * 32 + lane, nthreads = 32 * KS * blockDim.z;
@@ -114,12 +122,14 @@ static __device__ __forceinline__ void ucn_mul_mat_vec_q_body(const ucn_mul_mat_
     const char *x0 = (const char *)p.src[1] + i12 * a.src1.nb[2] + i13 * a.src1.nb[3];
     char *d0 = (char *)p.dst + i12 * a.dst.nb[2] + i13 * a.dst.nb[3];
     const bool xa16 = (((uintptr_t)p.src[1] | a.src1.nb[1] | a.src1.nb[2] | a.src1.nb[3]) & 15) == 0;
+    // XG: this batch's x rows (bi * ncols + column) in the pre-quantized buffer, K / 16 groups each.
+    const size_t KG = K / 16, nrows_x = (size_t)ncols * ne12 * ne13;
+    const uint4 *xgq = (const uint4 *)p.src[2] + bi * ncols * KG;
+    const float2 *xgd = (const float2 *)((const uint8_t *)p.src[2] + nrows_x * K) + bi * ncols * KG;
     const int NU = (int)(K / EPU); // units per row
     const int NS = (NU + 31) / 32; // steps per row
-    const int row_bytes = (int)(K / T::QK) * T::BB;
     const size_t rows_per_group = (size_t)blockDim.z * R;
     const size_t n_groups = (M + rows_per_group - 1) / rows_per_group;
-    uint8_t *stage = (uint8_t *)sh.stage + warp * R * S;
 
     // The rows of group g this warp owns (rows past M read the last row; they are not written).
     auto rows_of = [&](size_t g, const uint8_t *(&wr)[R]) {
@@ -140,48 +150,46 @@ static __device__ __forceinline__ void ucn_mul_mat_vec_q_body(const ucn_mul_mat_
         }
     }
 
-    // The next work item (group, step) of this warp, its bytes in flight while the current one
-    // computes: raw units (DIRECT) or the step's 16-byte vectors (STAGED16).
+    // The next work item (group, step) of this warp: its units in flight while the current one
+    // computes.
     typename T::unit_raw pu[R];
-    uint32_t pre[R][NV][4];
     bool have_pre = false;
     auto prefetch = [&](size_t g, int s) {
         const uint8_t *wr[R];
         rows_of(g, wr);
-        if (MODE == UCN_DIRECT) {
-            const int u = ucn_min(s * 32 + lane, NU - 1);
+        const int u = ucn_min(s * 32 + lane, NU - 1);
 #pragma unroll
-            for (int r = 0; r < R; ++r) {
-                T::template unit_load<true>(pu[r], wr[r] + (size_t)(u / T::UPB) * T::BB, u % T::UPB);
-            }
-        } else if (MODE == UCN_STAGED16) {
-            ucn_stage_fetch<R, NV>(pre, wr, s, S, row_bytes, lane);
+        for (int r = 0; r < R; ++r) {
+            T::template unit_load<LD>(pu[r], wr[r] + (size_t)(u / T::UPB) * T::BB, u % T::UPB);
         }
     };
-    if (MODE != UCN_STAGED2 && (size_t)blockIdx.x < n_groups && ks < NS) {
+    if ((size_t)blockIdx.x < n_groups && ks < NS) {
         prefetch(blockIdx.x, ks); // in flight while x is quantized
         have_pre = true;
     }
 
-    for (size_t k0 = 0; k0 < K; k0 += KC) {
-        const int ng = (int)(ucn_min(K - k0, (size_t)KC) / 16); // x groups of this chunk
-        __syncthreads(); // the previous chunk's x is no longer read
-        for (int gi = tid; gi < NC * ng; gi += nthreads) {
-            const int c = gi / ng, j = gi % ng;
-            float v[16];
-            if (c < ncols) {
-                ucn_load_x16((const float *)(x0 + c * a.src1.nb[1]), k0 + 16 * j, K, xa16, v);
-            } else {
+    const size_t KCH = XG ? K : (size_t)SH::KC;
+    for (size_t k0 = 0; k0 < K; k0 += KCH) {
+        if (!XG) {
+            const int ng = (int)(ucn_min(K - k0, KCH) / 16); // x groups of this chunk
+            __syncthreads(); // the previous chunk's x is no longer read
+            for (int gi = tid; gi < NC * ng; gi += nthreads) {
+                const int c = gi / ng, j = gi % ng;
+                float v[16];
+                if (c < ncols) {
+                    ucn_load_x16((const float *)(x0 + c * a.src1.nb[1]), k0 + 16 * j, K, xa16, v);
+                } else {
 #pragma unroll
-                for (int i = 0; i < 16; ++i) {
-                    v[i] = 0.0f;
+                    for (int i = 0; i < 16; ++i) {
+                        v[i] = 0.0f;
+                    }
                 }
+                ucn_quantize16(v, sh.xq[c * GPC + j], sh.xds[c * GPC + j]);
             }
-            ucn_quantize16(v, sh.xq[c * GPC + j], sh.xds[c * GPC + j]);
+            __syncthreads();
         }
-        __syncthreads();
 
-        const int s_begin = (int)(k0 / ES), s_end = ucn_min(NS, (int)((k0 + KC) / ES));
+        const int s_begin = (int)(k0 / ES), s_end = ucn_min(NS, (int)((k0 + KCH + ES - 1) / ES));
         for (size_t g = blockIdx.x; g < n_groups; g += gridDim.x) {
             const uint8_t *wrow[R];
             const size_t row0 = rows_of(g, wrow);
@@ -189,7 +197,7 @@ static __device__ __forceinline__ void ucn_mul_mat_vec_q_body(const ucn_mul_mat_
                 const int u = ucn_min(s * 32 + lane, NU - 1); // lanes past the row redo the last unit
                 const float on = s * 32 + lane < NU ? 1.0f : 0.0f;
                 const int c = u % T::UPB;
-                if (!have_pre && MODE != UCN_STAGED2) {
+                if (!have_pre) {
                     prefetch(g, s);
                 }
                 // The item after this one: the next step, else the next group's first step.
@@ -198,50 +206,14 @@ static __device__ __forceinline__ void ucn_mul_mat_vec_q_body(const ucn_mul_mat_
                 const int s_next = s + KS < s_end ? s + KS : s_begin + ks;
 
                 typename T::unit_raw cur[R];
-                if (MODE == UCN_DIRECT) {
 #pragma unroll
-                    for (int r = 0; r < R; ++r) {
-                        cur[r] = pu[r];
-                    }
-                    if (more) {
-                        prefetch(g_next, s_next);
-                    }
-                    have_pre = more;
-                } else {
-                    // The step's bytes [s * S, + nbytes) of each row into the warp's stage.
-                    const int nbytes = ucn_min(S, row_bytes - s * S);
-                    if (MODE == UCN_STAGED16) {
-                        const int nvec = (nbytes + 15) / 16;
-#pragma unroll
-                        for (int r = 0; r < R; ++r) {
-#pragma unroll
-                            for (int i = 0; i < NV; ++i) {
-                                if (lane + 32 * i < nvec) {
-                                    ((uint4 *)(stage + r * S))[lane + 32 * i] =
-                                        ucn_u4(pre[r][i][0], pre[r][i][1], pre[r][i][2], pre[r][i][3]);
-                                }
-                            }
-                        }
-                        if (more) {
-                            prefetch(g_next, s_next);
-                        }
-                        have_pre = more;
-                    } else {
-                        for (int i = lane; i < nbytes / 2; i += 32) {
-#pragma unroll
-                            for (int r = 0; r < R; ++r) {
-                                ((uint16_t *)(stage + r * S))[i] = ((const uint16_t *)(wrow[r] + (size_t)s * S))[i];
-                            }
-                        }
-                    }
-                    ucn_syncwarp();
-                    const uint8_t *blk = stage + (u - s * 32) / T::UPB * T::BB;
-#pragma unroll
-                    for (int r = 0; r < R; ++r) {
-                        T::template unit_load<T::DIRECT>(cur[r], blk + r * S, c);
-                    }
-                    ucn_syncwarp(); // the stage is read; the next step may overwrite it
+                for (int r = 0; r < R; ++r) {
+                    cur[r] = pu[r];
                 }
+                if (more) {
+                    prefetch(g_next, s_next);
+                }
+                have_pre = more;
 
                 // Unpack and dot, run by run: run g of unit u against x group (u's block, elem(c, g)).
                 const int eb = (u / T::UPB) * T::QK - (int)k0; // the block's first element in the chunk
@@ -255,11 +227,19 @@ static __device__ __forceinline__ void ucn_mul_mat_vec_q_body(const ucn_mul_mat_
                         A[r] *= on;
                         B[r] *= on;
                     }
+                    const int xg = (eb + T::elem(c, gg)) >> 4;
 #pragma unroll
                     for (int cc = 0; cc < NC; ++cc) {
-                        const int xi = cc * GPC + ((eb + T::elem(c, gg)) >> 4);
-                        const uint4 xw = sh.xq[xi];
-                        const float2 xd = sh.xds[xi];
+                        uint4 xw;
+                        float2 xd;
+                        if (XG) { // columns past ncols read the last one (their sums are not written)
+                            const size_t xi = (size_t)ucn_min(cc, ncols - 1) * KG + xg;
+                            xw = xgq[xi];
+                            xd = xgd[xi];
+                        } else {
+                            xw = sh.xq[cc * GPC + xg];
+                            xd = sh.xds[cc * GPC + xg];
+                        }
 #pragma unroll
                         for (int r = 0; r < R; ++r) {
                             int dot = ucn_dp4a((int)q[r][0], (int)xw.x, 0);
@@ -319,19 +299,26 @@ static __device__ __forceinline__ void ucn_mul_mat_vec_q_body(const ucn_mul_mat_
 }
 
 // Block (32, KS, G), KS * G = 8 warps; grid (groups or fewer, ne12 * ne13 over y and z), groups
-// of G * R rows; with KS > 1 the grid has a block per group.
-template <class T, int NC>
+// of G * R rows; with KS > 1 the grid has a block per group. XG: p.src[2] is the pre-quantized x.
+template <class T, int NC, bool XG>
 static __device__ __forceinline__ void ucn_mul_mat_vec_q(const ucn_mul_mat_args &a, const ucn_ptrs &p) {
-    __shared__ ucn_mmv_shared<T, NC> sh;
+    __shared__ ucn_mmv_shared<T, NC, XG> sh;
     const size_t bi = blockIdx.y + (size_t)blockIdx.z * gridDim.y;
     if (bi >= a.src1.ne[2] * a.src1.ne[3] || a.src0.ne[1] == 0 || a.src1.ne[1] == 0) {
         return;
     }
     const size_t wal = (uintptr_t)p.src[0] | a.src0.nb[1] | a.src0.nb[2] | a.src0.nb[3];
-    if ((wal & 15) == 0) {
-        ucn_mul_mat_vec_q_body<T, NC, T::DIRECT ? UCN_DIRECT : UCN_STAGED16>(a, p, sh);
+    if constexpr (T::DIRECT) {
+        // Rows off the 16-byte grid (only a misaligned base can do that to 144- and 176-byte
+        // blocks): 4-byte words, which keep the register count of the aligned body (two 16-byte
+        // vectors per run made Q5_K with two rows spill on sm_90).
+        if ((wal & 15) == 0) {
+            ucn_mul_mat_vec_q_body<T, NC, UCN_LD_A16, XG>(a, p, sh);
+        } else {
+            ucn_mul_mat_vec_q_body<T, NC, UCN_LD_WORDS, XG>(a, p, sh);
+        }
     } else {
-        ucn_mul_mat_vec_q_body<T, NC, UCN_STAGED2>(a, p, sh);
+        ucn_mul_mat_vec_q_body<T, NC, UCN_LD_VEC2, XG>(a, p, sh);
     }
 }
 
@@ -373,12 +360,18 @@ static __device__ __forceinline__ void ucn_load_x8_a16(const float *x, size_t e,
     v[0] = t0.x, v[1] = t0.y, v[2] = t0.z, v[3] = t0.w, v[4] = t1.x, v[5] = t1.y, v[6] = t1.z, v[7] = t1.w;
 }
 
+// Rows per warp of the float kernels: two for one column, four for more, so that each x value a
+// lane loads (through the cache) serves four rows: with one row per warp, n = 4..8 read 8 to 16
+// bytes of x per byte of f16 weight and ran at 0.28-0.57x ggml-cuda (H100, 2026-11-23).
+// ops/mul_mat.rs `vec_rows` says the same.
+#define UCN_MMVF_ROWS(nc) ((nc) == 1 ? 2 : 4)
+
 // FAST: rows and x 16-byte aligned, K a multiple of 8: unconditional vector loads (lanes past K
 // load the last 8 and count nothing). Otherwise element by element where needed.
 template <uint32_t TYPE, int NC, bool FAST>
 static __device__ __forceinline__ void ucn_mul_mat_vec_f_body(const ucn_mul_mat_args &a, const ucn_ptrs &p,
-                                                              float (&red)[8][UCN_MMV_ROWS(NC, 2) * NC]) {
-    constexpr int R = UCN_MMV_ROWS(NC, 2);
+                                                              float (&red)[8][UCN_MMVF_ROWS(NC) * NC]) {
+    constexpr int R = UCN_MMVF_ROWS(NC);
     const int lane = threadIdx.x, ks = threadIdx.y, KS = blockDim.y, grp = threadIdx.z;
     const int warp = grp * KS + ks;
     const size_t K = a.src0.ne[0], M = a.src0.ne[1];
@@ -479,7 +472,7 @@ static __device__ __forceinline__ void ucn_mul_mat_vec_f_body(const ucn_mul_mat_
 
 template <uint32_t TYPE, int NC>
 static __device__ __forceinline__ void ucn_mul_mat_vec_f(const ucn_mul_mat_args &a, const ucn_ptrs &p) {
-    __shared__ float red[8][UCN_MMV_ROWS(NC, 2) * NC];
+    __shared__ float red[8][UCN_MMVF_ROWS(NC) * NC];
     const size_t bi = blockIdx.y + (size_t)blockIdx.z * gridDim.y;
     const size_t K = a.src0.ne[0];
     if (bi >= a.src1.ne[2] * a.src1.ne[3] || a.src0.ne[1] == 0 || a.src1.ne[1] == 0) {
@@ -511,7 +504,11 @@ static __device__ __forceinline__ void ucn_mul_mat_vec_f(const ucn_mul_mat_args 
 #define UCN_MMV_Q(name, T, nc)                                                                            \
     UCN_KERNEL void UCN_LAUNCH_BOUNDS(256, UCN_MMV_MINB(name, nc))                                        \
         ucn_mul_mat_vec_##name##_##nc(const ucn_mul_mat_args a, const ucn_ptrs p) {                       \
-        ucn_mul_mat_vec_q<T, nc>(a, p);                                                                   \
+        ucn_mul_mat_vec_q<T, nc, false>(a, p);                                                            \
+    }                                                                                                     \
+    UCN_KERNEL void UCN_LAUNCH_BOUNDS(256, UCN_MMV_MINB(name, nc))                                        \
+        ucn_mul_mat_vecq_##name##_##nc(const ucn_mul_mat_args a, const ucn_ptrs p) {                      \
+        ucn_mul_mat_vec_q<T, nc, true>(a, p);                                                             \
     }
 #define UCN_MMV_F(name, TY, nc)                                                                           \
     UCN_KERNEL void UCN_LAUNCH_BOUNDS(256, UCN_MMV_MINB(name, nc))                                        \

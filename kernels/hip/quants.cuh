@@ -73,14 +73,34 @@ struct ucn_raw16 {
     uint32_t s;
     __device__ __forceinline__ uint32_t get(int i) const { return ucn_funnel(v[i], v[i + 1], s); }
 };
-// A16: p is 16-byte aligned (one 16-byte load); otherwise p is 2-byte aligned: the aligned words
-// that hold the bytes are read (never a word without one of them, so never past the data's page).
-template <bool A16>
+// How 16 weight bytes at p are read (the LD template argument of the block structs' loads):
+//   UCN_LD_WORDS  p 2-byte aligned: the aligned 4-byte words that hold the bytes (never a word
+//                 without one of them, so never past the data's page);
+//   UCN_LD_A16    p 16-byte aligned: one 16-byte load;
+//   UCN_LD_VEC2   p 2-byte aligned: the aligned 16-byte vector that holds p and, when p is not
+//                 16-byte aligned, the next one (both hold bytes of [p, p + 16)): two 16-byte
+//                 loads in flight instead of five 4-byte ones, no shared-memory staging.
+// (A bool A16 passed as LD means UCN_LD_A16 or UCN_LD_WORDS.)
+enum { UCN_LD_WORDS = 0, UCN_LD_A16 = 1, UCN_LD_VEC2 = 2 };
+template <int LD>
 static __device__ __forceinline__ void ucn_load16(ucn_raw16 &r, const uint8_t *p) {
-    if (A16) {
+    if (LD == UCN_LD_A16) {
         const uint4 t = *(const uint4 *)p;
         r.v[0] = t.x, r.v[1] = t.y, r.v[2] = t.z, r.v[3] = t.w, r.v[4] = t.w;
         r.s = 0;
+    } else if (LD == UCN_LD_VEC2) {
+        const uint32_t off = (uint32_t)(uintptr_t)p & 15u;
+        const uint4 *q = (const uint4 *)(p - off);
+        const uint4 t0 = q[0], t1 = q[off != 0 ? 1 : 0]; // an address select: both loads unconditional
+        const uint32_t w[8] = {t0.x, t0.y, t0.z, t0.w, t1.x, t1.y, t1.z, t1.w};
+        const uint32_t wo = off >> 2;
+#pragma unroll
+        for (int i = 0; i < 5; ++i) { // w[wo + i] by selects (no indexed registers, no scratch)
+            const uint32_t a = wo & 1 ? w[i + 1] : w[i];
+            const uint32_t b = wo & 1 ? w[ucn_min(i + 3, 7)] : w[ucn_min(i + 2, 7)];
+            r.v[i] = wo & 2 ? b : a;
+        }
+        r.s = (off & 2u) * 8;
     } else {
         const uint32_t mis = (uint32_t)(uintptr_t)p & 2u;
         const uint32_t *w = (const uint32_t *)(p - mis);
@@ -169,10 +189,10 @@ struct ucn_q4_0 {
         uint32_t d;
         ucn_raw16 qs;
     };
-    template <bool A16>
+    template <int LD>
     static __device__ __forceinline__ void load(raw &r, const uint8_t *b, int e) {
         r.d = ucn_ld_u16(b);
-        ucn_load16<false>(r.qs, b + 2);
+        ucn_load16<LD == UCN_LD_VEC2 ? UCN_LD_VEC2 : UCN_LD_WORDS>(r.qs, b + 2);
     }
     static __device__ __forceinline__ void decode(const raw &r, int e, uint32_t (&q)[4], float &A, float &B) {
         const int sh = e & 16 ? 4 : 0;
@@ -185,8 +205,8 @@ struct ucn_q4_0 {
     }
     static __device__ __forceinline__ int elem(int c, int g) { return 16 * g; }
     typedef raw unit_raw;
-    template <bool A16>
-    static __device__ __forceinline__ void unit_load(unit_raw &r, const uint8_t *b, int c) { load<A16>(r, b, 0); }
+    template <int LD>
+    static __device__ __forceinline__ void unit_load(unit_raw &r, const uint8_t *b, int c) { load<LD>(r, b, 0); }
     static __device__ __forceinline__ void unit_decode(const unit_raw &r, int c, int g, uint32_t (&q)[4], float &A, float &B) {
         decode(r, elem(c, g), q, A, B);
     }
@@ -199,11 +219,11 @@ struct ucn_q5_0 {
         uint32_t d, qh;
         ucn_raw16 qs;
     };
-    template <bool A16>
+    template <int LD>
     static __device__ __forceinline__ void load(raw &r, const uint8_t *b, int e) {
         r.d = ucn_ld_u16(b);
         r.qh = ucn_ld_u32_a2(b + 2);
-        ucn_load16<false>(r.qs, b + 6);
+        ucn_load16<LD == UCN_LD_VEC2 ? UCN_LD_VEC2 : UCN_LD_WORDS>(r.qs, b + 6);
     }
     static __device__ __forceinline__ void decode(const raw &r, int e, uint32_t (&q)[4], float &A, float &B) {
         const int hi = e & 16; // elements 16..31: high nibbles, qh bits 16..31
@@ -216,8 +236,8 @@ struct ucn_q5_0 {
     }
     static __device__ __forceinline__ int elem(int c, int g) { return 16 * g; }
     typedef raw unit_raw;
-    template <bool A16>
-    static __device__ __forceinline__ void unit_load(unit_raw &r, const uint8_t *b, int c) { load<A16>(r, b, 0); }
+    template <int LD>
+    static __device__ __forceinline__ void unit_load(unit_raw &r, const uint8_t *b, int c) { load<LD>(r, b, 0); }
     static __device__ __forceinline__ void unit_decode(const unit_raw &r, int c, int g, uint32_t (&q)[4], float &A, float &B) {
         decode(r, elem(c, g), q, A, B);
     }
@@ -230,10 +250,10 @@ struct ucn_q8_0 {
         uint32_t d;
         ucn_raw16 qs;
     };
-    template <bool A16>
+    template <int LD>
     static __device__ __forceinline__ void load(raw &r, const uint8_t *b, int e) {
         r.d = ucn_ld_u16(b);
-        ucn_load16<false>(r.qs, b + 2 + e);
+        ucn_load16<LD == UCN_LD_VEC2 ? UCN_LD_VEC2 : UCN_LD_WORDS>(r.qs, b + 2 + e);
     }
     static __device__ __forceinline__ void decode(const raw &r, int e, uint32_t (&q)[4], float &A, float &B) {
 #pragma unroll
@@ -248,11 +268,11 @@ struct ucn_q8_0 {
         uint32_t d;
         ucn_raw16 qs[2];
     };
-    template <bool A16>
+    template <int LD>
     static __device__ __forceinline__ void unit_load(unit_raw &r, const uint8_t *b, int c) {
         r.d = ucn_ld_u16(b);
-        ucn_load16<false>(r.qs[0], b + 2);
-        ucn_load16<false>(r.qs[1], b + 18);
+        ucn_load16<LD == UCN_LD_VEC2 ? UCN_LD_VEC2 : UCN_LD_WORDS>(r.qs[0], b + 2);
+        ucn_load16<LD == UCN_LD_VEC2 ? UCN_LD_VEC2 : UCN_LD_WORDS>(r.qs[1], b + 18);
     }
     static __device__ __forceinline__ void unit_decode(const unit_raw &r, int c, int g, uint32_t (&q)[4], float &A, float &B) {
 #pragma unroll
@@ -273,10 +293,10 @@ struct ucn_q4_K {
     struct raw {
         ucn_raw16 hdr, qs;
     };
-    template <bool A16>
+    template <int LD>
     static __device__ __forceinline__ void load(raw &r, const uint8_t *b, int e) {
-        ucn_load16<A16>(r.hdr, b);
-        ucn_load16<A16>(r.qs, b + 16 + 32 * (e >> 6) + (e & 16));
+        ucn_load16<LD>(r.hdr, b);
+        ucn_load16<LD>(r.qs, b + 16 + 32 * (e >> 6) + (e & 16));
     }
     static __device__ __forceinline__ void decode(const raw &r, int e, uint32_t (&q)[4], float &A, float &B) {
         const int sb = e >> 5;
@@ -292,8 +312,8 @@ struct ucn_q4_K {
     }
     static __device__ __forceinline__ int elem(int c, int g) { return 64 * (c >> 1) + 32 * g + 16 * (c & 1); }
     typedef raw unit_raw; // both runs of a unit share the header and the 16 bytes of qs
-    template <bool A16>
-    static __device__ __forceinline__ void unit_load(unit_raw &r, const uint8_t *b, int c) { load<A16>(r, b, elem(c, 0)); }
+    template <int LD>
+    static __device__ __forceinline__ void unit_load(unit_raw &r, const uint8_t *b, int c) { load<LD>(r, b, elem(c, 0)); }
     static __device__ __forceinline__ void unit_decode(const unit_raw &r, int c, int g, uint32_t (&q)[4], float &A, float &B) {
         decode(r, elem(c, g), q, A, B);
     }
@@ -307,11 +327,11 @@ struct ucn_q5_K {
     struct raw {
         ucn_raw16 hdr, qh, qs;
     };
-    template <bool A16>
+    template <int LD>
     static __device__ __forceinline__ void load(raw &r, const uint8_t *b, int e) {
-        ucn_load16<A16>(r.hdr, b);
-        ucn_load16<A16>(r.qh, b + 16 + (e & 16));
-        ucn_load16<A16>(r.qs, b + 48 + 32 * (e >> 6) + (e & 16));
+        ucn_load16<LD>(r.hdr, b);
+        ucn_load16<LD>(r.qh, b + 16 + (e & 16));
+        ucn_load16<LD>(r.qs, b + 48 + 32 * (e >> 6) + (e & 16));
     }
     static __device__ __forceinline__ void decode(const raw &r, int e, uint32_t (&q)[4], float &A, float &B) {
         const int sb = e >> 5;
@@ -327,8 +347,8 @@ struct ucn_q5_K {
     }
     static __device__ __forceinline__ int elem(int c, int g) { return 64 * (c >> 1) + 32 * g + 16 * (c & 1); }
     typedef raw unit_raw; // both runs of a unit share the header and the 16 bytes of qs
-    template <bool A16>
-    static __device__ __forceinline__ void unit_load(unit_raw &r, const uint8_t *b, int c) { load<A16>(r, b, elem(c, 0)); }
+    template <int LD>
+    static __device__ __forceinline__ void unit_load(unit_raw &r, const uint8_t *b, int c) { load<LD>(r, b, elem(c, 0)); }
     static __device__ __forceinline__ void unit_decode(const unit_raw &r, int c, int g, uint32_t (&q)[4], float &A, float &B) {
         decode(r, elem(c, g), q, A, B);
     }
@@ -345,11 +365,11 @@ struct ucn_q6_K {
         ucn_raw16 ql, qh;
         uint32_t sc, d;
     };
-    template <bool A16>
+    template <int LD>
     static __device__ __forceinline__ void load(raw &r, const uint8_t *b, int e) {
         const int n = e >> 7, Q = (e >> 5) & 3, l0 = e & 16;
-        ucn_load16<false>(r.ql, b + 64 * n + 32 * (Q & 1) + l0);
-        ucn_load16<false>(r.qh, b + 128 + 32 * n + l0);
+        ucn_load16<LD == UCN_LD_VEC2 ? UCN_LD_VEC2 : UCN_LD_WORDS>(r.ql, b + 64 * n + 32 * (Q & 1) + l0);
+        ucn_load16<LD == UCN_LD_VEC2 ? UCN_LD_VEC2 : UCN_LD_WORDS>(r.qh, b + 128 + 32 * n + l0);
         r.sc = ucn_ld_u16(b + 192 + 8 * n + 2 * Q); // scales[8n + 2Q] and [8n + 2Q + 1]
         r.d = ucn_ld_u16(b + 208);
     }
@@ -370,12 +390,12 @@ struct ucn_q6_K {
         ucn_raw16 ql[2], qh;
         uint32_t sc[2], d;
     };
-    template <bool A16>
+    template <int LD>
     static __device__ __forceinline__ void unit_load(unit_raw &r, const uint8_t *b, int c) {
         const int n = c >> 1, u = c & 1;
-        ucn_load16<false>(r.ql[0], b + 64 * n + 16 * u);
-        ucn_load16<false>(r.ql[1], b + 64 * n + 32 + 16 * u);
-        ucn_load16<false>(r.qh, b + 128 + 32 * n + 16 * u);
+        ucn_load16<LD == UCN_LD_VEC2 ? UCN_LD_VEC2 : UCN_LD_WORDS>(r.ql[0], b + 64 * n + 16 * u);
+        ucn_load16<LD == UCN_LD_VEC2 ? UCN_LD_VEC2 : UCN_LD_WORDS>(r.ql[1], b + 64 * n + 32 + 16 * u);
+        ucn_load16<LD == UCN_LD_VEC2 ? UCN_LD_VEC2 : UCN_LD_WORDS>(r.qh, b + 128 + 32 * n + 16 * u);
         r.sc[0] = ucn_ld_u32_a2(b + 192 + 8 * n);
         r.sc[1] = ucn_ld_u32_a2(b + 196 + 8 * n);
         r.d = ucn_ld_u16(b + 208);

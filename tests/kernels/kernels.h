@@ -74,6 +74,15 @@ KT_FA_SHAPES(KT_FA_DECL)
     KT_KERNEL(ucn_mul_mat_mma_##T, ucn_mul_mat_args)                                                                       \
     KT_KERNEL(ucn_mul_mat_mma128_##T, ucn_mul_mat_args)
 KT_MM_TYPES(KT_MM_DECL)
+// ucn_mul_mat_vecq_<type>_<nc> (quantized types) and ucn_mul_mat_quantize_x: x quantized once
+#define KT_MMQ_TYPES(X) X(q4_0) X(q5_0) X(q8_0) X(q4_K) X(q5_K) X(q6_K)
+#define KT_MMQ_DECL(T)                                                                                                     \
+    KT_KERNEL(ucn_mul_mat_vecq_##T##_1, ucn_mul_mat_args)                                                                  \
+    KT_KERNEL(ucn_mul_mat_vecq_##T##_2, ucn_mul_mat_args)                                                                  \
+    KT_KERNEL(ucn_mul_mat_vecq_##T##_4, ucn_mul_mat_args)                                                                  \
+    KT_KERNEL(ucn_mul_mat_vecq_##T##_8, ucn_mul_mat_args)
+KT_MMQ_TYPES(KT_MMQ_DECL)
+KT_KERNEL(ucn_mul_mat_quantize_x, ucn_mul_mat_args)
 KT_KERNEL(ucn_mul_mat_generic, ucn_mul_mat_args)
 KT_KERNEL(ucn_mul_mat_small_k, ucn_mul_mat_args)
 #endif
