@@ -151,7 +151,10 @@ static __device__ __forceinline__ void ucn_mul_mat_vec_q_body(const ucn_mul_mat_
     }
 
     // The next work item (group, step) of this warp: its units in flight while the current one
-    // computes.
+    // computes. Not with 4-byte words (rows off the 16-byte grid, which only a misaligned base
+    // gives Q4_K/Q5_K): their shifts double the registers of a unit, and the look-ahead then made
+    // Q5_K spill on sm_90; such a step loads its units when it starts.
+    constexpr bool AHEAD = LD != UCN_LD_WORDS;
     typename T::unit_raw pu[R];
     bool have_pre = false;
     auto prefetch = [&](size_t g, int s) {
@@ -163,7 +166,7 @@ static __device__ __forceinline__ void ucn_mul_mat_vec_q_body(const ucn_mul_mat_
             T::template unit_load<LD>(pu[r], wr[r] + (size_t)(u / T::UPB) * T::BB, u % T::UPB);
         }
     };
-    if ((size_t)blockIdx.x < n_groups && ks < NS) {
+    if (AHEAD && (size_t)blockIdx.x < n_groups && ks < NS) {
         prefetch(blockIdx.x, ks); // in flight while x is quantized
         have_pre = true;
     }
@@ -210,10 +213,10 @@ static __device__ __forceinline__ void ucn_mul_mat_vec_q_body(const ucn_mul_mat_
                 for (int r = 0; r < R; ++r) {
                     cur[r] = pu[r];
                 }
-                if (more) {
+                if (AHEAD && more) {
                     prefetch(g_next, s_next);
                 }
-                have_pre = more;
+                have_pre = AHEAD && more;
 
                 // Unpack and dot, run by run: run g of unit u against x group (u's block, elem(c, g)).
                 const int eb = (u / T::UPB) * T::QK - (int)k0; // the block's first element in the chunk
