@@ -2,18 +2,20 @@
 // r2 = ne12/ne02, r3 = ne13/ne03. src0: the weight (F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q5_K,
 // Q6_K; rows contiguous); src1: F32 (rows contiguous, any row strides); dst: F32, dense.
 //
-// Three kernels; ops/mul_mat.rs `gpu` picks one per node (the rules are in kernels/hip/mul_mat.md):
+// The kernels; ops/mul_mat.rs `gpu` picks one per node (the rules are in kernels/hip/mul_mat.md):
 //
 // ucn_mul_mat_vec_<type>_<nc>  few activation columns (ne11 <= nc <= 8: decode). Streams the
 //     weights once. Block: 8 warps as blockDim (32, KS, 8 / KS): each group of KS warps owns R
 //     rows and splits their K among its warps. Quantized weights: the block quantizes its x
 //     columns to int8 (groups of 16, scale d and d * sum(q)) in shared memory; each lane takes one
 //     unit of a weight block (32 or 64 weights: UPB units per block), unpacks it to int8 and
-//     dot-products it with dp4a. Weights are read straight into registers with 16-byte loads
-//     where the block format allows (Q4_K, Q5_K, rows 16-byte aligned), otherwise the warp copies
-//     each step's contiguous bytes into shared memory with coalesced 16-byte loads (one step
-//     ahead, in registers) and the lanes unpack from there. Float weights: f32 FMAs against x
-//     read through the cache.
+//     dot-products it with dp4a. Weights go straight into registers, one work item ahead: one
+//     16-byte load per 16 bytes where the block format allows (Q4_K, Q5_K, rows 16-byte aligned),
+//     else the two aligned 16-byte vectors that hold them. Float weights: f32 FMAs against x read
+//     through the cache.
+// ucn_mul_mat_quantize_x, ucn_mul_mat_vecq_<type>_<nc>  the same product in two launches (ops/
+//     mul_mat.rs `gpu_prequantized`, for the engine): x quantized once per product into a
+//     buffer, then the mat-vec reading it through the cache (no block quantizes anything).
 // ucn_mul_mat_mma_<type>  many columns (prefill): 128 x 64 output tiles, 8 warps of 32 x 32, k
 //     steps of 32 on the matrix cores (mma.cuh: f16 x f16 -> f32). Each step's weights are
 //     dequantized to f16 and x converted to f16 (clamped to +-65504) into shared memory, double
