@@ -61,6 +61,14 @@ KT_KERNEL(ucn_repeat_b16, ucn_repeat_args)
     KT_KERNEL(ucn_flash_attn_ext_f16_d##D##_r##R, ucn_flash_attn_ext_args)                                                \
     KT_KERNEL(ucn_flash_attn_ext_bf16_d##D##_r##R, ucn_flash_attn_ext_args)
 KT_FA_SHAPES(KT_FA_DECL)
+// ucn_flash_attn_ext_<kv type>_d<Dmax>_r<R>_split and the combine: the KV split's two launches
+#define KT_FAS_SHAPES(X) X(64, 1) X(64, 2) X(64, 4) X(128, 1) X(128, 2) X(128, 4) X(256, 1) X(256, 2) X(256, 4)
+#define KT_FAS_DECL(D, R)                                                                                                  \
+    KT_KERNEL(ucn_flash_attn_ext_f32_d##D##_r##R##_split, ucn_flash_attn_ext_args)                                        \
+    KT_KERNEL(ucn_flash_attn_ext_f16_d##D##_r##R##_split, ucn_flash_attn_ext_args)                                        \
+    KT_KERNEL(ucn_flash_attn_ext_bf16_d##D##_r##R##_split, ucn_flash_attn_ext_args)
+KT_FAS_SHAPES(KT_FAS_DECL)
+KT_KERNEL(ucn_flash_attn_ext_combine, ucn_flash_attn_ext_args)
 #endif
 #ifdef UCN_EMU_HAVE_MUL_MAT
 // ucn_mul_mat_vec_<type>_<nc>, ucn_mul_mat_mma_<type>, ucn_mul_mat_mma128_<type>, ucn_mul_mat_generic,
