@@ -127,3 +127,12 @@ static __device__ __forceinline__ float ucn_add_rn(float x, float y) {
     return __fadd_rn(x, y);
 #endif
 }
+
+// __launch_bounds__(threads, blocks per multiprocessor) where the register allocation aims at an
+// occupancy (sm_90: ptxas then keeps to it); HIP's second argument means something else, so
+// gfx1103 gets the first only.
+#if defined(UCN_CUDA)
+#define UCN_LAUNCH_BOUNDS(threads, blocks) __launch_bounds__(threads, blocks)
+#else
+#define UCN_LAUNCH_BOUNDS(threads, blocks) __launch_bounds__(threads)
+#endif

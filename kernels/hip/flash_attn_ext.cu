@@ -154,6 +154,20 @@ static __device__ __forceinline__ float ucn_fa_slope(float max_bias, uint32_t n_
     return h < n_head_log2 ? powf(m0, (float)(h + 1)) : powf(m1, (float)(2 * (h - n_head_log2) + 1));
 }
 
+static __device__ __forceinline__ int ucn_fa_imin(int x, int y) {
+    return x < y ? x : y;
+}
+
+// The KV-split buffer (ops/flash_attn_ext.rs `gpu_split`): a 16-byte header (the split count, a
+// uint32), then per slot (output row o = h + n_head * (iq1 + n_q * iq3), split s: slot
+// o * n_split + s) Dv floats of unnormalised accumulator, then per slot (M, L).
+static __device__ __forceinline__ float *ucn_fa_split_acc(void *buf, uint32_t Dv, size_t slot) {
+    return (float *)((char *)buf + 16) + slot * Dv;
+}
+static __device__ __forceinline__ float *ucn_fa_split_ml(void *buf, uint32_t Dv, size_t n_slots, size_t slot) {
+    return (float *)((char *)buf + 16) + n_slots * Dv + 2 * slot;
+}
+
 // Shared memory of one block: every warp's running max and sum per row, and half the warps'
 // accumulators for each round of the merge tree ([i][lane]: conflict-free).
 template <int DL, int R, int NW> struct ucn_fa_smem {
@@ -162,7 +176,10 @@ template <int DL, int R, int NW> struct ucn_fa_smem {
     float acc[NW / 2][R][DL][UCN_WARP];
 };
 
-template <typename T, int DL, int R, int NW, int C>
+// SPLIT: the KV split across blocks (ops/flash_attn_ext.rs `gpu_split`): grid (head groups,
+// splits, position blocks x batches); the block takes keys [split * chunk, + chunk) and writes its
+// rows' unnormalised state to the buffer in p.dst (see ucn_fa_split_* below) instead of the output.
+template <typename T, int DL, int R, int NW, int C, bool SPLIT>
 static __device__ __forceinline__ void ucn_fa_body(const ucn_flash_attn_ext_args &a, const ucn_ptrs &p, ucn_fa_smem<DL, R, NW> &sm) {
     const int lane = threadIdx.x % UCN_WARP, warp = threadIdx.x / UCN_WARP;
     const uint32_t Dk = (uint32_t)a.q.ne[0], n_q = (uint32_t)a.q.ne[1];
@@ -178,10 +195,15 @@ static __device__ __forceinline__ void ucn_fa_body(const ucn_flash_attn_ext_args
     }
     const uint32_t QP = R / G;
     const uint32_t nqb = (n_q + QP - 1) / QP;
-    const size_t b = blockIdx.y + (size_t)blockIdx.z * gridDim.y;
+    const size_t b = SPLIT ? (size_t)blockIdx.z : blockIdx.y + (size_t)blockIdx.z * gridDim.y;
     if (b >= (size_t)nqb * ne3) {
         return;
     }
+    // This block's keys [kb, ke): all of them, or its split's chunk.
+    const int n_split = SPLIT ? (int)gridDim.y : 1;
+    const int chunk = (n_kv + n_split - 1) / n_split;
+    const int kb = SPLIT ? (int)blockIdx.y * chunk : 0;
+    const int ke = SPLIT ? ucn_fa_imin(n_kv, kb + chunk) : n_kv;
     const uint32_t iq3 = (uint32_t)(b / nqb), q0 = (uint32_t)(b % nqb) * QP, h0 = blockIdx.x * G;
 
     // The K and V heads of the group (G divides both broadcast ratios: see gpu()).
@@ -242,13 +264,13 @@ static __device__ __forceinline__ void ucn_fa_body(const ucn_flash_attn_ext_args
     // masks) do not wait for them.
     auto mask_at = [&](int c) -> float {
         float x = -INFINITY;
-        if (mact && c + mj < n_kv) {
+        if (mact && c + mj < ke) {
             x = mlane ? mslope * ucn_f16_to_f32(mlane[c + mj]) : 0.0f;
         }
         return x;
     };
-    float mnext = mask_at(warp * C);
-    for (int c0 = warp * C; c0 < n_kv; c0 += NW * C) {
+    float mnext = mask_at(kb + warp * C);
+    for (int c0 = kb + warp * C; c0 < ke; c0 += NW * C) {
         const float mval = mnext;
         mnext = mask_at(c0 + NW * C);
         float mv[R][C];
@@ -391,45 +413,116 @@ static __device__ __forceinline__ void ucn_fa_body(const ucn_flash_attn_ext_args
     if (warp != 0) {
         return;
     }
-
-    // The sink (a logit with no value), then out = acc / sum (0 when nothing was summed).
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-        const uint32_t h = h0 + r % G, iq1 = q0 + r / G;
-        if (iq1 >= n_q) {
-            continue;
+    if constexpr (SPLIT) {
+        // The split's state per row: acc (relative to M), M and L; the sink and the division
+        // come in ucn_flash_attn_ext_combine.
+        if (blockIdx.x == 0 && blockIdx.y == 0 && blockIdx.z == 0 && lane == 0) {
+            *(uint32_t *)p.dst = (uint32_t)n_split;
         }
-        float sum = L[r];
-        if (a.has_sinks) {
-            const float s = ((const float *)p.src[4])[h];
-            if (s > M[r]) {
-                const float ms = expf(M[r] - s);
+        const size_t n_out = (size_t)n_head * n_q * ne3;
 #pragma unroll
-                for (int i = 0; i < DL; ++i) {
-                    acc[r][i] *= ms;
+        for (int r = 0; r < R; ++r) {
+            const uint32_t h = h0 + r % G, iq1 = q0 + r / G;
+            if (iq1 >= n_q) {
+                continue;
+            }
+            const size_t o = h + (size_t)n_head * (iq1 + (size_t)n_q * iq3);
+            const size_t slot = o * (size_t)n_split + blockIdx.y;
+            float *pacc = ucn_fa_split_acc(p.dst, Dv, slot);
+#pragma unroll
+            for (int i = 0; i < DL; ++i) {
+                if (d0 + i < Dv) {
+                    pacc[d0 + i] = acc[r][i];
                 }
-                sum = fmaf(sum, ms, 1.0f);
-            } else {
-                sum += expf(s - M[r]);
+            }
+            if (lane == 0) {
+                float *pml = ucn_fa_split_ml(p.dst, Dv, n_out * (size_t)n_split, slot);
+                pml[0] = M[r];
+                pml[1] = L[r];
             }
         }
-        const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
-        float *out = (float *)((char *)p.dst + h * a.dst.nb[1] + iq1 * a.dst.nb[2] + iq3 * a.dst.nb[3]);
+    } else {
+        // The sink (a logit with no value), then out = acc / sum (0 when nothing was summed).
 #pragma unroll
-        for (int i = 0; i < DL; ++i) {
-            if (d0 + i < Dv) {
-                out[d0 + i] = acc[r][i] * inv;
+        for (int r = 0; r < R; ++r) {
+            const uint32_t h = h0 + r % G, iq1 = q0 + r / G;
+            if (iq1 >= n_q) {
+                continue;
+            }
+            float sum = L[r];
+            if (a.has_sinks) {
+                const float s = ((const float *)p.src[4])[h];
+                if (s > M[r]) {
+                    const float ms = expf(M[r] - s);
+#pragma unroll
+                    for (int i = 0; i < DL; ++i) {
+                        acc[r][i] *= ms;
+                    }
+                    sum = fmaf(sum, ms, 1.0f);
+                } else {
+                    sum += expf(s - M[r]);
+                }
+            }
+            const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
+            float *out = (float *)((char *)p.dst + h * a.dst.nb[1] + iq1 * a.dst.nb[2] + iq3 * a.dst.nb[3]);
+#pragma unroll
+            for (int i = 0; i < DL; ++i) {
+                if (d0 + i < Dv) {
+                    out[d0 + i] = acc[r][i] * inv;
+                }
             }
         }
     }
 }
 
-template <typename T, int DL, int R, int NW, int C>
+template <typename T, int DL, int R, int NW, int C, bool SPLIT = false>
 static __device__ __forceinline__ void ucn_fa_kernel(const ucn_flash_attn_ext_args &a, const ucn_ptrs &p) {
     static_assert(DL % 2 == 0 && NW >= 2 && (NW & (NW - 1)) == 0 && (R & (R - 1)) == 0, "kernel shape");
     static_assert(sizeof(ucn_fa_smem<DL, R, NW>) <= 48 * 1024, "shared memory");
     __shared__ ucn_fa_smem<DL, R, NW> sm;
-    ucn_fa_body<T, DL, R, NW, C>(a, p, sm);
+    ucn_fa_body<T, DL, R, NW, C, SPLIT>(a, p, sm);
+}
+
+// The KV split's second launch: merges the splits of each output row (p.src[0] = the buffer,
+// p.src[4] = the sinks as for the op, p.dst = the op's output). Grid (ceil(Dv / 256), output
+// rows over y and z), 256 threads: one thread per output element.
+UCN_KERNEL void __launch_bounds__(256) ucn_flash_attn_ext_combine(const ucn_flash_attn_ext_args a, const ucn_ptrs p) {
+    const uint32_t n_head = (uint32_t)a.q.ne[2], n_q = (uint32_t)a.q.ne[1], Dv = (uint32_t)a.v.ne[0];
+    const size_t n_out = (size_t)n_head * n_q * a.q.ne[3];
+    const size_t o = blockIdx.y + (size_t)blockIdx.z * gridDim.y;
+    const uint32_t d = blockIdx.x * 256 + threadIdx.x;
+    if (o >= n_out || d >= Dv) {
+        return;
+    }
+    void *buf = (void *)p.src[0];
+    const size_t S = *(const uint32_t *)buf;
+    float mx = -INFINITY;
+    for (size_t s = 0; s < S; ++s) {
+        mx = fmaxf(mx, ucn_fa_split_ml(buf, Dv, n_out * S, o * S + s)[0]);
+    }
+    float sum = 0.0f, acc = 0.0f;
+    for (size_t s = 0; s < S; ++s) {
+        const float *ml = ucn_fa_split_ml(buf, Dv, n_out * S, o * S + s);
+        if (ml[0] != -INFINITY) {
+            const float f = expf(ml[0] - mx);
+            sum = fmaf(ml[1], f, sum);
+            acc = fmaf(ucn_fa_split_acc(buf, Dv, o * S + s)[d], f, acc);
+        }
+    }
+    const uint32_t h = (uint32_t)(o % n_head), iq1 = (uint32_t)((o / n_head) % n_q), iq3 = (uint32_t)(o / ((size_t)n_head * n_q));
+    if (a.has_sinks) {
+        const float s = ((const float *)p.src[4])[h];
+        if (s > mx) {
+            const float ms = expf(mx - s); // 0 when no key counted (mx = -inf)
+            acc *= ms;
+            sum = fmaf(sum, ms, 1.0f);
+        } else {
+            sum += expf(s - mx);
+        }
+    }
+    const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
+    float *out = (float *)((char *)p.dst + h * a.dst.nb[1] + iq1 * a.dst.nb[2] + iq3 * a.dst.nb[3]);
+    out[d] = acc * inv;
 }
 
 // ucn_flash_attn_ext_<kv type>_d<Dmax>_r<R>: K and V of that type, max(Dk, Dv) <= Dmax
@@ -460,5 +553,28 @@ UCN_FA(512, 1, 16, 1)
 UCN_FA(512, 2, 4, 1)
 UCN_FA(576, 1, 16, 1)
 UCN_FA(576, 2, 4, 1)
+
+// ucn_flash_attn_ext_<kv type>_d<Dmax>_r<R>_split: the KV split's first launch (4 warps; the
+// split count is the grid's y).
+#define UCN_FAS1(TN, DMAX, R, C)                                                                                         \
+    UCN_KERNEL void __launch_bounds__(4 * UCN_WARP)                                                                      \
+        ucn_flash_attn_ext_##TN##_d##DMAX##_r##R##_split(const ucn_flash_attn_ext_args a, const ucn_ptrs p) {          \
+        ucn_fa_kernel<ucn_fa_##TN, (DMAX) / UCN_WARP, R, 4, C, true>(a, p);                                              \
+    }
+#define UCN_FAS(DMAX, R, C)                                                                                              \
+    UCN_FAS1(f32, DMAX, R, C)                                                                                            \
+    UCN_FAS1(f16, DMAX, R, C)                                                                                            \
+    UCN_FAS1(bf16, DMAX, R, C)
+UCN_FAS(64, 1, 4)
+UCN_FAS(64, 2, 4)
+UCN_FAS(64, 4, 4)
+UCN_FAS(128, 1, 4)
+UCN_FAS(128, 2, 4)
+UCN_FAS(128, 4, 2)
+UCN_FAS(256, 1, 4)
+UCN_FAS(256, 2, 2)
+UCN_FAS(256, 4, 1)
+#undef UCN_FAS
+#undef UCN_FAS1
 #undef UCN_FA
 #undef UCN_FA1

@@ -8,75 +8,7 @@
 // A negative index reads row 0, as the reference does; an index past the rows yields NaN rather
 // than a read outside the tensor.
 #include "common.cuh"
-
-// 6-bit scale (sc) and min (m) of sub-block j (0..8) of a Q4_K / Q5_K block (get_scale_min_k4).
-static __device__ __forceinline__ void ucn_scale_min_k4(int j, const uint8_t *q, int &sc, int &m) {
-    if (j < 4) {
-        sc = q[j] & 63;
-        m = q[j + 4] & 63;
-    } else {
-        sc = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
-        m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
-}
-
-static __device__ __forceinline__ float ucn_half_at(const uint8_t *b) {
-    return ucn_f16_to_f32(*(const uint16_t *)b);
-}
-
-// Element j of a row of type T.
-template <int T>
-static __device__ __forceinline__ float ucn_get_rows_elem(const uint8_t *row, size_t j) {
-    if constexpr (T == UCN_TYPE_F32) {
-        return ((const float *)row)[j];
-    } else if constexpr (T == UCN_TYPE_F16) {
-        return ucn_f16_to_f32(((const uint16_t *)row)[j]);
-    } else if constexpr (T == UCN_TYPE_BF16) {
-        return ucn_bf16_to_f32(((const uint16_t *)row)[j]);
-    } else if constexpr (T == UCN_TYPE_Q4_0) {
-        // d (f16), qs[16]: element l < 16 in the low nibble of qs[l], l >= 16 in the high one.
-        const uint8_t *b = row + (j / 32) * 18;
-        const int l = (int)(j % 32);
-        const int q = l < 16 ? (b[2 + l] & 0xf) : (b[2 + l - 16] >> 4);
-        return (float)(q - 8) * ucn_half_at(b);
-    } else if constexpr (T == UCN_TYPE_Q5_0) {
-        // d (f16), qh[4] (bit l: fifth bit of element l), qs[16] as in Q4_0.
-        const uint8_t *b = row + (j / 32) * 22;
-        const int l = (int)(j % 32);
-        const int lo = l < 16 ? (b[6 + l] & 0xf) : (b[6 + l - 16] >> 4);
-        const int hi = (b[2 + l / 8] >> (l % 8)) & 1;
-        return (float)((lo | (hi << 4)) - 16) * ucn_half_at(b);
-    } else if constexpr (T == UCN_TYPE_Q8_0) {
-        // d (f16), qs[32] (int8).
-        const uint8_t *b = row + (j / 32) * 34;
-        return (float)(int8_t)b[2 + j % 32] * ucn_half_at(b);
-    } else if constexpr (T == UCN_TYPE_Q4_K || T == UCN_TYPE_Q5_K) {
-        // d, dmin (f16), scales[12], [qh[32] (Q5_K)], qs[128]: element 32s + l of the block is
-        // nibble s%2 of qs[32(s/2) + l], fifth bit s of qh[l]; value d*sc*q - dmin*m.
-        constexpr bool five = T == UCN_TYPE_Q5_K;
-        const uint8_t *b = row + (j / 256) * (five ? 176 : 144);
-        const int e = (int)(j % 256), s = e / 32, l = e % 32;
-        int sc, m;
-        ucn_scale_min_k4(s, b + 4, sc, m);
-        int q = (b[(five ? 48 : 16) + 32 * (s / 2) + l] >> (4 * (s % 2))) & 0xf;
-        if constexpr (five) {
-            q |= ((b[16 + l] >> s) & 1) << 4;
-        }
-        const float d1 = ucn_mul_rn(ucn_half_at(b), (float)sc);
-        const float m1 = ucn_mul_rn(ucn_half_at(b + 2), (float)m);
-        return ucn_sub_rn(ucn_mul_rn(d1, (float)q), m1);
-    } else { // UCN_TYPE_Q6_K
-        // ql[128], qh[64], scales[16] (int8), d (f16). Element 128h + 32c + l: low nibble of
-        // ql[64h + 32(c%2) + l] (high nibble for c >= 2), bits 2c..2c+1 of qh[32h + l], scale
-        // scales[8h + 2c + l/16]; value d * sc * q, left to right.
-        const uint8_t *b = row + (j / 256) * 210;
-        const int e = (int)(j % 256), h = e / 128, c = (e % 128) / 32, l = e % 32;
-        const int lo = (b[64 * h + 32 * (c % 2) + l] >> (4 * (c / 2))) & 0xf;
-        const int hi = (b[128 + 32 * h + l] >> (2 * c)) & 3;
-        const int sc = (int8_t)b[192 + 8 * h + 2 * c + l / 16];
-        return ucn_mul_rn(ucn_mul_rn(ucn_half_at(b + 208), (float)sc), (float)((lo | (hi << 4)) - 32));
-    }
-}
+#include "quants.cuh"
 
 template <int T>
 static __device__ __forceinline__ void ucn_get_rows(const ucn_get_rows_args &a, const ucn_ptrs &p) {
@@ -96,7 +28,7 @@ static __device__ __forceinline__ void ucn_get_rows(const ucn_get_rows_args &a, 
         return;
     }
     const uint8_t *src = (const uint8_t *)p.src[0] + ucn_row_offset(a.src, row, i.i2, i.i3);
-    *out = ucn_get_rows_elem<T>(src, i0);
+    *out = ucn_dequant<T>(src, i0);
 }
 
 #define UCN_GET_ROWS(name, T) \

@@ -2,7 +2,7 @@
 // MLA sizes), F16/BF16/F32 KV, GQA, masks (broadcast and per head, -inf entries, fully masked
 // rows), soft-cap, ALiBi, sinks, KV-cache views (strided and misaligned rows), decode (one row
 // per block) and prefill (rows sharing a block) launch shapes.
-// kt-mirrors: ops/flash_attn_ext.rs: select gpu gpu_kernel gcd kv_elem_size GPU_MIN_SHARED_BLOCKS GPU_DECODE_WARPS GPU_SHARED_WARPS
+// kt-mirrors: ops/flash_attn_ext.rs: select gpu gpu_kernel gpu_split gpu_split_kernel SPLIT_TARGET_BLOCKS SPLIT_MIN_KEYS gcd kv_elem_size GPU_MIN_SHARED_BLOCKS GPU_DECODE_WARPS GPU_SHARED_WARPS
 // kt-mirrors: ops/cpy.rs: float_elem_size
 // kt-mirrors: gpu/mod.rs: rows MAX_GRID_YZ
 #include "harness.h"
@@ -97,6 +97,92 @@ static std::pair<K, kt::Launch> op_gpu(const Args &a) {
     return {gpu_kernel(a.kv_type, dmax, r), kt::rows(warps * 32, n_head / g, (n_q + qp - 1) / qp * ne3)};
 }
 
+// ops/flash_attn_ext.rs gpu_split_kernel()
+static K gpu_split_kernel(uint32_t kv, size_t dmax, size_t r) {
+    const struct {
+        size_t d, r;
+        K k[3]; // F32, F16, BF16 KV
+    } table[] = {
+#define KT_FAS_ROW(D, R) {D, R, {ucn_flash_attn_ext_f32_d##D##_r##R##_split, ucn_flash_attn_ext_f16_d##D##_r##R##_split, ucn_flash_attn_ext_bf16_d##D##_r##R##_split}},
+        KT_FAS_SHAPES(KT_FAS_ROW)
+#undef KT_FAS_ROW
+    };
+    const int t = kv == GGML_TYPE_F32 ? 0 : kv == GGML_TYPE_F16 ? 1 : kv == GGML_TYPE_BF16 ? 2 : -1;
+    for (const auto &e : table) {
+        if (t >= 0 && e.d == dmax && e.r == r) return e.k[t];
+    }
+    return nullptr;
+}
+
+// ops/flash_attn_ext.rs SPLIT_TARGET_BLOCKS, SPLIT_MIN_KEYS, gpu_split() (the real MAX_GRID_YZ:
+// it only declines grids past it)
+constexpr size_t SPLIT_TARGET_BLOCKS = 256, SPLIT_MIN_KEYS = 64, RUST_MAX_GRID_YZ = 65535;
+struct SplitKv {
+    K partial;
+    kt::Launch partial_launch, combine;
+    size_t scratch_bytes;
+};
+static std::optional<SplitKv> gpu_split(const Args &a) {
+    const size_t dk = a.q.ne[0], n_q = a.q.ne[1], n_head = a.q.ne[2], ne3 = a.q.ne[3], dv = a.v.ne[0], n_kv = a.k.ne[1];
+    if (!dk || !dv || !n_q || !n_head || !ne3 || n_kv > (size_t)INT32_MAX / 2) return std::nullopt;
+    const size_t d = std::max(dk, dv);
+    size_t dmax, r_max = 4;
+    if (d <= 64) dmax = 64;
+    else if (d <= 128) dmax = 128;
+    else if (d <= 256) dmax = 256;
+    else return std::nullopt;
+    const size_t g = std::gcd(std::gcd(n_head / a.k.ne[2], n_head / a.v.ne[2]), r_max);
+    const size_t qp = std::min(r_max / g, next_pow2(n_q));
+    const size_t base = (n_head / g) * ((n_q + qp - 1) / qp) * ne3;
+    const size_t splits = std::min(std::min((SPLIT_TARGET_BLOCKS + base - 1) / base, n_kv / SPLIT_MIN_KEYS), RUST_MAX_GRID_YZ);
+    if (splits < 2 || (n_q + qp - 1) / qp * ne3 > RUST_MAX_GRID_YZ) return std::nullopt;
+    const K k = gpu_split_kernel(a.kv_type, dmax, g * qp);
+    if (!k) return std::nullopt;
+    const size_t n_out = n_head * n_q * ne3;
+    return SplitKv{k, kt::Launch{dim3((unsigned)(n_head / g), (unsigned)splits, (unsigned)((n_q + qp - 1) / qp * ne3)), dim3(128, 1, 1)},
+                   kt::rows(256, (dv + 255) / 256, n_out), 16 + n_out * splits * (dv + 2) * 4};
+}
+
+// gpu_split()'s two launches: the partial kernel on the emulated GPU first (the node's sources,
+// dst = a buffer), then the combine through Case::run with this wrapper (src[0] = the buffer).
+static uint8_t *g_split_buf = nullptr;
+static void kt_split_combine(const Args a, const ucn_ptrs p) {
+    ucn_ptrs q = p;
+    q.src[0] = g_split_buf;
+    ucn_flash_attn_ext_combine(a, q);
+}
+struct PartialCall {
+    K k;
+    Args a;
+    ucn_ptrs p;
+};
+static void kt_partial_body(void *c) {
+    const PartialCall *x = (const PartialCall *)c;
+    x->k(x->a, x->p);
+}
+static void run_split(kt::Case &c, ggml_tensor *out) {
+    const std::optional<Args> a = op_select(out);
+    if (!a) return c.fail("harness: ops/flash_attn_ext.rs select() would not claim this node");
+    const std::optional<SplitKv> sp = gpu_split(*a);
+    if (!sp) return c.fail("harness: ops/flash_attn_ext.rs gpu_split() has no plan for this node");
+    constexpr size_t TAIL = 64;
+    std::vector<uint8_t> buf(sp->scratch_bytes + TAIL + 16, 0xA5);
+    uint8_t *sb = (uint8_t *)(((uintptr_t)buf.data() + 15) & ~(uintptr_t)15);
+    PartialCall pc{sp->partial, *a, {}};
+    for (int i = 0; i < UCN_MAX_SRC; ++i) pc.p.src[i] = out->src[i] ? out->src[i]->data : nullptr;
+    pc.p.dst = sb;
+    for (int order = 0; order < 2; ++order) { // both orders into the same buffer: the combine reads what the last wrote
+        const std::string err = ucn_emu::launch(sp->partial_launch.grid, sp->partial_launch.block, kt_partial_body, &pc, order == 1);
+        if (!err.empty()) return c.fail("split kernel: " + err);
+    }
+    for (size_t i = 0; i < TAIL; ++i) {
+        if (sb[sp->scratch_bytes + i] != 0xA5) return c.fail("the split kernel wrote past its buffer");
+    }
+    g_split_buf = sb;
+    c.run(out, kt_split_combine, sp->combine, *a);
+    g_split_buf = nullptr;
+}
+
 struct Fa {
     int64_t dk = 64, dv = 64, n_q = 1, n_kv = 32, n_head = 4, n_head_kv = 4, ne3 = 1;
     ggml_type kv = GGML_TYPE_F16;
@@ -109,6 +195,7 @@ struct Fa {
     bool sinks = false;
     int64_t cache = 0;  // > 0: K and V are views of the first n_kv rows of a cache of this many rows
     bool misaligned = false; // the views start one element in (rows not 16-byte aligned)
+    bool split = false; // the two launches of gpu_split()
 };
 
 static void fa(kt::Case &c, const Fa &p) {
@@ -142,7 +229,11 @@ static void fa(kt::Case &c, const Fa &p) {
     if (p.sinks) {
         ggml_flash_attn_ext_add_sinks(out, c.tensor(GGML_TYPE_F32, p.n_head, 1, 1, 1, -2.0f, 2.0f));
     }
-    c.run_op<Args>("flash_attn_ext.rs", out, op_select, op_gpu);
+    if (p.split) {
+        run_split(c, out);
+    } else {
+        c.run_op<Args>("flash_attn_ext.rs", out, op_select, op_gpu);
+    }
 }
 
 static std::string describe(const Fa &p) {
@@ -163,6 +254,14 @@ static std::string describe(const Fa &p) {
     Args a{};
     a.q.ne[0] = (size_t)p.dk, a.q.ne[1] = (size_t)p.n_q, a.q.ne[2] = (size_t)p.n_head, a.q.ne[3] = (size_t)p.ne3;
     a.kv_type = (uint32_t)p.kv, a.k.ne[0] = (size_t)p.dk, a.k.ne[2] = (size_t)p.n_head_kv, a.v.ne[0] = (size_t)p.dv, a.v.ne[2] = (size_t)p.n_head_kv;
+    if (p.split) {
+        a.k.ne[1] = (size_t)p.n_kv;
+        const auto sp = gpu_split(a);
+        if (!sp) return s + " [split: no plan]";
+        const kt::Launch &l = sp->partial_launch;
+        return s + kt::fmt(" [split: grid %ux%ux%u, combine grid %ux%ux%u]", l.grid.x, l.grid.y, l.grid.z, sp->combine.grid.x,
+                           sp->combine.grid.y, sp->combine.grid.z);
+    }
     const auto kl = op_gpu(a);
     const size_t d = std::max(p.dk, p.dv), dmax = d <= 64 ? 64 : d <= 128 ? 128 : d <= 256 ? 256 : d <= 512 ? 512 : 576;
     size_t r = 0;
@@ -278,6 +377,34 @@ KT_CASES(flash_attn_ext) {
         p.kv = GGML_TYPE_F32, p.dk = p.dv = 512, p.softcap = 0.0f, p.n_q = 8, p.n_head = 16, p.n_head_kv = 1, p.ne3 = 1; // d512_r2
         add(p);
         p.kv = GGML_TYPE_BF16, p.dk = 576, p.n_q = 1; // d576_r1, BF16
+        add(p);
+    }
+    {
+        // The KV split across blocks (gpu_split: two launches): Gemma3n-like decode (GQA 8/2,
+        // D=256, a KV-cache view, soft-cap, sinks), every split kernel, masks with -inf keys (a
+        // split whose keys are all masked), a fully masked row with and without a sink, batches.
+        Fa p;
+        p.split = true, p.kv = GGML_TYPE_F16, p.dk = p.dv = 256, p.n_q = 1, p.n_kv = 1000, p.cache = 1024, p.n_head = 8;
+        p.n_head_kv = 2, p.mask = 1, p.causal = false, p.softcap = 30.0f, p.sinks = true;
+        add(p);
+        p.kv = GGML_TYPE_BF16, p.misaligned = true;
+        add(p);
+        p.cache = 0, p.misaligned = false, p.softcap = 0.0f, p.sinks = false;
+        for (int64_t d : {64, 128, 256}) {
+            p.dk = p.dv = d;
+            for (int64_t hkv : {8, 4, 2}) { // R = 1, 2, 4 query heads per block
+                p.kv = hkv == 8 ? GGML_TYPE_F32 : hkv == 4 ? GGML_TYPE_F16 : GGML_TYPE_BF16;
+                p.n_head_kv = hkv, p.n_kv = 300;
+                add(p);
+            }
+        }
+        p.dk = p.dv = 128, p.n_head = 4, p.n_head_kv = 1, p.n_q = 3, p.n_kv = 256, p.mask = 1, p.causal = true; // R = 4 heads x 1
+        add(p);
+        p.n_q = 2, p.masked_rows = 1, p.causal = false; // a row with every key -inf: 0 ...
+        add(p);
+        p.sinks = true; // ... unless there is a sink
+        add(p);
+        p.masked_rows = 0, p.sinks = false, p.mask = 0, p.ne3 = 3, p.n_q = 1; // no mask, batches
         add(p);
     }
     for (const Fa &p : all) {

@@ -65,6 +65,14 @@ KT_KERNEL(ucn_repeat_b16, ucn_repeat_args)
     KT_KERNEL(ucn_flash_attn_ext_f16_d##D##_r##R, ucn_flash_attn_ext_args)                                                \
     KT_KERNEL(ucn_flash_attn_ext_bf16_d##D##_r##R, ucn_flash_attn_ext_args)
 KT_FA_SHAPES(KT_FA_DECL)
+// ucn_flash_attn_ext_<kv type>_d<Dmax>_r<R>_split and the combine: the KV split's two launches
+#define KT_FAS_SHAPES(X) X(64, 1) X(64, 2) X(64, 4) X(128, 1) X(128, 2) X(128, 4) X(256, 1) X(256, 2) X(256, 4)
+#define KT_FAS_DECL(D, R)                                                                                                  \
+    KT_KERNEL(ucn_flash_attn_ext_f32_d##D##_r##R##_split, ucn_flash_attn_ext_args)                                        \
+    KT_KERNEL(ucn_flash_attn_ext_f16_d##D##_r##R##_split, ucn_flash_attn_ext_args)                                        \
+    KT_KERNEL(ucn_flash_attn_ext_bf16_d##D##_r##R##_split, ucn_flash_attn_ext_args)
+KT_FAS_SHAPES(KT_FAS_DECL)
+KT_KERNEL(ucn_flash_attn_ext_combine, ucn_flash_attn_ext_args)
 #endif
 #ifdef UCN_EMU_HAVE_MUL_MAT
 // ucn_mul_mat_vec_<type>_<nc>, ucn_mul_mat_mma_<type>, ucn_mul_mat_mma128_<type>, ucn_mul_mat_generic,
@@ -78,6 +86,15 @@ KT_FA_SHAPES(KT_FA_DECL)
     KT_KERNEL(ucn_mul_mat_mma_##T, ucn_mul_mat_args)                                                                       \
     KT_KERNEL(ucn_mul_mat_mma128_##T, ucn_mul_mat_args)
 KT_MM_TYPES(KT_MM_DECL)
+// ucn_mul_mat_vecq_<type>_<nc> (quantized types) and ucn_mul_mat_quantize_x: x quantized once
+#define KT_MMQ_TYPES(X) X(q4_0) X(q5_0) X(q8_0) X(q4_K) X(q5_K) X(q6_K)
+#define KT_MMQ_DECL(T)                                                                                                     \
+    KT_KERNEL(ucn_mul_mat_vecq_##T##_1, ucn_mul_mat_args)                                                                  \
+    KT_KERNEL(ucn_mul_mat_vecq_##T##_2, ucn_mul_mat_args)                                                                  \
+    KT_KERNEL(ucn_mul_mat_vecq_##T##_4, ucn_mul_mat_args)                                                                  \
+    KT_KERNEL(ucn_mul_mat_vecq_##T##_8, ucn_mul_mat_args)
+KT_MMQ_TYPES(KT_MMQ_DECL)
+KT_KERNEL(ucn_mul_mat_quantize_x, ucn_mul_mat_args)
 KT_KERNEL(ucn_mul_mat_generic, ucn_mul_mat_args)
 KT_KERNEL(ucn_mul_mat_small_k, ucn_mul_mat_args)
 #endif

@@ -3,7 +3,7 @@
 // matrix-core kernels (n > 8: 128 x 64 tiles, and 128 x 128 with UNICORN_MUL_MAT=mma128) and
 // the generic fallback (UNICORN_MUL_MAT=generic); odd shapes (tile edges, K tails, rows off the 16-byte
 // grid), broadcasting over dims 2 and 3, non-contiguous and misaligned activations.
-// kt-mirrors: ops/mul_mat.rs: select gpu gpu_vec vec_rows kernel_name choice uses_tinyblas MMA_BM VEC_MIN_BLOCKS VEC_MAX_BLOCKS SMALL_K is_float
+// kt-mirrors: ops/mul_mat.rs: select gpu gpu_prequantized gpu_vec vec_rows kernel_name choice uses_tinyblas MMA_BM VEC_MIN_BLOCKS VEC_MAX_BLOCKS SMALL_K is_float
 // kt-mirrors: quants.rs: format
 // kt-mirrors: gpu/mod.rs: rows MAX_GRID_YZ
 #include "harness.h"
@@ -77,10 +77,37 @@ static K kernel(uint32_t type, const char *kind, size_t nc) {
     return nullptr;
 }
 
+// ops/mul_mat.rs kernel_name(ty, "vecq", nc): the mat-vec on a pre-quantized x (quantized types).
+static K kernel_vecq(uint32_t type, size_t nc) {
+    const struct {
+        ggml_type t;
+        K k[4];
+    } table[] = {
+#define KT_MMQ_ROW(T, G) {G, {ucn_mul_mat_vecq_##T##_1, ucn_mul_mat_vecq_##T##_2, ucn_mul_mat_vecq_##T##_4, ucn_mul_mat_vecq_##T##_8}},
+        KT_MMQ_ROW(q4_0, GGML_TYPE_Q4_0) KT_MMQ_ROW(q5_0, GGML_TYPE_Q5_0) KT_MMQ_ROW(q8_0, GGML_TYPE_Q8_0)
+        KT_MMQ_ROW(q4_K, GGML_TYPE_Q4_K) KT_MMQ_ROW(q5_K, GGML_TYPE_Q5_K) KT_MMQ_ROW(q6_K, GGML_TYPE_Q6_K)
+#undef KT_MMQ_ROW
+    };
+    for (const auto &r : table) {
+        if ((uint32_t)r.t != type) continue;
+        switch (nc) {
+        case 1: return r.k[0];
+        case 2: return r.k[1];
+        case 4: return r.k[2];
+        case 8: return r.k[3];
+        }
+    }
+    return nullptr;
+}
+
 // ops/mul_mat.rs: MMA_BM, vec_rows(); gpu::MAX_GRID_YZ (the real limit: it decides between the
 // matrix-core and the generic kernel).
 constexpr size_t MMA_BM = 128, RUST_MAX_GRID_YZ = 65535;
-static size_t vec_rows(uint32_t ty, size_t nc) { return nc == 1 && ty != GGML_TYPE_Q6_K ? 2 : 1; }
+static bool is_float(uint32_t ty);
+static size_t vec_rows(uint32_t ty, size_t nc) {
+    if (is_float(ty)) return nc == 1 ? 2 : 4;
+    return nc == 1 && ty != GGML_TYPE_Q6_K ? 2 : 1;
+}
 static size_t next_pow2(size_t n) {
     size_t p = 1;
     while (p < n) p <<= 1;
@@ -93,16 +120,16 @@ static bool is_float(uint32_t ty) { return ty == GGML_TYPE_F32 || ty == GGML_TYP
 
 // ops/mul_mat.rs VEC_MIN_BLOCKS, VEC_MAX_BLOCKS, gpu_vec()
 constexpr size_t VEC_MIN_BLOCKS = 256, VEC_MAX_BLOCKS = 1024;
-static std::optional<std::pair<K, kt::Launch>> gpu_vec(uint32_t ty, size_t k, size_t m, size_t n, size_t batch) {
+static std::optional<std::pair<K, kt::Launch>> gpu_vec(uint32_t ty, size_t k, size_t m, size_t n, size_t batch, bool xg) {
     const size_t nc = next_pow2(std::max<size_t>(n, 1));
-    const K name = kernel(ty, "vec", nc);
+    const K name = xg ? kernel_vecq(ty, nc) : kernel(ty, "vec", nc);
     if (!name) return std::nullopt;
     const bool flt = is_float(ty);
     const size_t step = flt ? 256 : ty == GGML_TYPE_Q6_K ? 32 * 64 : 32 * 32;
     const size_t steps = (k + step - 1) / step, rows = vec_rows(ty, nc);
     auto groups = [&](size_t ks) { return std::max<size_t>((m + 8 / ks * rows - 1) / (8 / ks * rows), 1); };
     size_t ks = 1, blocks;
-    if (flt) {
+    if (flt || xg) {
         while (ks < 8 && groups(ks) * batch < 1024 && steps >= 4 * ks) ks *= 2;
         blocks = groups(ks);
     } else {
@@ -124,7 +151,7 @@ static std::pair<K, kt::Launch> op_gpu(const Args &a) {
     if (g_choice != Choice::Generic) {
         if (k <= SMALL_K && is_float(a.weight_type)) return {ucn_mul_mat_small_k, kt::rows(256, std::max<size_t>((m * n + 255) / 256, 1), batch)};
         if (n <= 8) {
-            if (auto l = gpu_vec(a.weight_type, k, m, n, batch)) return *l;
+            if (auto l = gpu_vec(a.weight_type, k, m, n, batch, false)) return *l;
         } else {
             const bool big = g_choice == Choice::Mma128 && n > 64;
             const size_t bn = big ? 128 : 64;
@@ -140,13 +167,74 @@ static std::pair<K, kt::Launch> op_gpu(const Args &a) {
     return {ucn_mul_mat_generic, kt::rows(256, std::max<size_t>((m + 7) / 8, 1), n * batch)};
 }
 
+// ops/mul_mat.rs gpu_prequantized(): (quantize launch, product kernel and launch, buffer bytes).
+struct Prequantized {
+    kt::Launch quantize;
+    K product;
+    kt::Launch product_launch;
+    size_t scratch_bytes;
+};
+static std::optional<Prequantized> gpu_prequantized(const Args &a) {
+    const size_t k = a.src0.ne[0], m = a.src0.ne[1], n = a.src1.ne[1], batch = a.src1.ne[2] * a.src1.ne[3];
+    if (g_choice == Choice::Generic || is_float(a.weight_type) || n == 0 || n > 8 || k == 0 || k % 32 != 0) return std::nullopt;
+    const size_t groups = n * batch * (k / 16);
+    const kt::Launch q = kt::rows(256, (groups + 255) / 256, 1);
+    const auto l = gpu_vec(a.weight_type, k, m, n, batch, true);
+    if (!l) return std::nullopt;
+    return Prequantized{q, l->first, l->second, groups * 24};
+}
+
 struct Mm {
     ggml_type t = GGML_TYPE_F32;
     int64_t k = 256, m = 64, n = 1;
     int64_t w2 = 1, w3 = 1, x2 = 1, x3 = 1; // batch dims of the weight and of x (broadcast: x2 % w2 == 0)
     int x_layout = 0;                       // 0 dense, 1 padded rows, 2 permuted (rows over dim 2), 3 misaligned (one float in)
     Choice choice = Choice::Default;
+    bool prequant = false; // the two-launch product of gpu_prequantized()
 };
+
+// gpu_prequantized()'s product needs the quantize kernel's buffer in src[2]: the case runs the
+// quantize kernel on the emulated GPU first (x from the node's source), then the product through
+// Case::run with this wrapper, which adds the buffer to the pointers the harness gives.
+static uint8_t *g_xq = nullptr;
+static K g_product = nullptr;
+static void kt_prequantized_product(const Args a, const ucn_ptrs p) {
+    ucn_ptrs q = p;
+    q.src[2] = g_xq;
+    g_product(a, q);
+}
+struct QuantizeCall {
+    Args a;
+    ucn_ptrs p;
+};
+static void kt_quantize_body(void *c) {
+    const QuantizeCall *q = (const QuantizeCall *)c;
+    ucn_mul_mat_quantize_x(q->a, q->p);
+}
+
+static void run_prequantized(kt::Case &c, ggml_tensor *node) {
+    const std::optional<Args> a = op_select(node);
+    if (!a) return c.fail("harness: ops/mul_mat.rs select() would not claim this node");
+    const std::optional<Prequantized> pq = gpu_prequantized(*a);
+    if (!pq || !pq->product) return c.fail("harness: ops/mul_mat.rs gpu_prequantized() has no plan for this node");
+    // The buffer, 64 poisoned bytes after it (the quantize kernel must stay inside).
+    constexpr size_t TAIL = 64;
+    std::vector<uint8_t> buf(pq->scratch_bytes + TAIL + 16, 0xA5);
+    uint8_t *xq = (uint8_t *)(((uintptr_t)buf.data() + 15) & ~(uintptr_t)15);
+    QuantizeCall q{*a, {}};
+    q.p.src[0] = node->src[0]->data;
+    q.p.src[1] = node->src[1]->data;
+    q.p.dst = xq;
+    const std::string err = ucn_emu::launch(pq->quantize.grid, pq->quantize.block, kt_quantize_body, &q, false);
+    if (!err.empty()) return c.fail("ucn_mul_mat_quantize_x: " + err);
+    for (size_t i = 0; i < TAIL; ++i) {
+        if (xq[pq->scratch_bytes + i] != 0xA5) return c.fail("ucn_mul_mat_quantize_x wrote past its buffer");
+    }
+    g_xq = xq;
+    g_product = pq->product;
+    c.run(node, kt_prequantized_product, pq->product_launch, *a);
+    g_xq = nullptr;
+}
 
 static void mul_mat(kt::Case &c, const Mm &p) {
     ggml_tensor *w = c.tensor(p.t, p.k, p.m, p.w2, p.w3);
@@ -170,7 +258,11 @@ static void mul_mat(kt::Case &c, const Mm &p) {
     default: x = c.tensor(GGML_TYPE_F32, p.k, p.n, p.x2, p.x3);
     }
     g_choice = p.choice;
-    c.run_op<Args>("mul_mat.rs", ggml_mul_mat(c.ctx, w, x), op_select, op_gpu);
+    if (p.prequant) {
+        run_prequantized(c, ggml_mul_mat(c.ctx, w, x));
+    } else {
+        c.run_op<Args>("mul_mat.rs", ggml_mul_mat(c.ctx, w, x), op_select, op_gpu);
+    }
 }
 
 static std::string describe(const Mm &p) {
@@ -183,6 +275,15 @@ static std::string describe(const Mm &p) {
     a.src0.ne[0] = (size_t)p.k, a.src0.ne[1] = (size_t)p.m, a.src1.ne[1] = (size_t)p.n;
     a.src1.ne[2] = (size_t)p.x2, a.src1.ne[3] = (size_t)p.x3;
     g_choice = p.choice;
+    if (p.prequant) {
+        a.src0.nb[1] = 1; // (only the shape matters to the launch)
+        const auto pq = gpu_prequantized(a);
+        g_choice = Choice::Default;
+        if (!pq) return s + " [no prequantized plan]";
+        const kt::Launch &l = pq->product_launch;
+        return s + kt::fmt(" [vecq: quantize grid %u, product grid %ux%ux%u, block %ux%ux%u]", pq->quantize.grid.x, l.grid.x,
+                           l.grid.y, l.grid.z, l.block.x, l.block.y, l.block.z);
+    }
     const auto [k, l] = op_gpu(a);
     const char *kind = k == ucn_mul_mat_generic ? "generic" : k == ucn_mul_mat_small_k ? "small_k" : k == kernel(a.weight_type, "mma128", 0) ? "mma128" : l.block.x == 256 ? "mma" : "vec";
     const char *env = p.choice == Choice::Generic ? " UNICORN_MUL_MAT=generic" : p.choice == Choice::Mma128 ? " UNICORN_MUL_MAT=mma128" : "";
@@ -258,6 +359,26 @@ KT_CASES(mul_mat) {
         // more row groups than blocks (at most 1024 / nc): each block loops over its groups
         Mm p;
         p.t = t, p.k = t == GGML_TYPE_Q6_K ? 2048 : 1024, p.m = 1100, p.n = 8;
+        all.push_back(p);
+    }
+    for (ggml_type t : {GGML_TYPE_Q4_0, GGML_TYPE_Q5_0, GGML_TYPE_Q8_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K}) {
+        // x quantized once per product (gpu_prequantized: two launches): n = 1..8, K split over
+        // warps, a K tail with odd rows and misaligned x, broadcast with permuted x, more row groups
+        // than the launch has rows for
+        const bool kq = ggml_blck_size(t) == 256;
+        Mm p;
+        p.t = t, p.prequant = true, p.k = kq ? 2048 : 1024, p.m = 37;
+        for (int64_t n : {1, 2, 3, 5, 8}) {
+            p.n = n;
+            all.push_back(p);
+        }
+        p.k = 32 * (t == GGML_TYPE_Q6_K ? 2048 : 1024), p.m = 40, p.n = 1;
+        all.push_back(p);
+        p.k = kq ? 768 : 96, p.m = 13, p.n = 4, p.x_layout = 3;
+        all.push_back(p);
+        p.k = kq ? 512 : 256, p.m = 19, p.n = 2, p.w2 = 2, p.w3 = 1, p.x2 = 4, p.x3 = 2, p.x_layout = 2;
+        all.push_back(p);
+        p.w2 = p.w3 = p.x2 = p.x3 = 1, p.x_layout = 0, p.k = kq ? 1024 : 512, p.m = 1100, p.n = 8;
         all.push_back(p);
     }
     for (const Mm &p : all) {

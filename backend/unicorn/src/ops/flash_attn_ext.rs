@@ -11,7 +11,7 @@ use half::{bf16, f16};
 use rayon::prelude::*;
 
 use super::Layout;
-use crate::gpu::Launch;
+use crate::gpu::{Launch, MAX_GRID_YZ};
 use crate::quants;
 use crate::tensor::{f32s, f32s_mut, Tensor};
 use ggml_sys::ggml_type as ty;
@@ -261,6 +261,82 @@ fn gpu_kernel(kv: u32, dmax: usize, r: usize) -> Option<&'static std::ffi::CStr>
     }
 }
 
+/// Attention in two launches with the KV sequence split across blocks (decode over a long
+/// context: `gpu()` has one block per head or GQA group there, 2 to 8 blocks for Gemma3n). The
+/// engine provides a buffer of `scratch_bytes` (16-byte aligned) for both launches:
+/// - `partial`: `ucn_flash_attn_ext_<kv>_d<D>_r<R>_split` with the node's `Args` and pointers but
+///   `dst` = the buffer. A block owns the R q rows of a GQA group (all query heads of one KV head
+///   when they fit R: K and V read once for them) and one chunk of the keys; grid (head groups,
+///   splits, position blocks x batches), 4 warps;
+/// - `combine`: `ucn_flash_attn_ext_combine` with the node's `Args` and pointers but `src[0]` =
+///   the buffer (it merges the splits, adds the sink, divides, writes `dst`).
+///
+/// `None` where one launch is as good (fewer than two splits) or the shapes do not fit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SplitKv {
+    pub partial: Launch,
+    pub combine: Launch,
+    pub scratch_bytes: usize,
+}
+
+/// Blocks the split aims at (enough to fill an H100's 132 multiprocessors twice; the 780M has
+/// 12 CUs), and the fewest keys a split keeps (16 per warp).
+const SPLIT_TARGET_BLOCKS: usize = 256;
+const SPLIT_MIN_KEYS: usize = 64;
+
+pub fn gpu_split(a: &Args) -> Option<SplitKv> {
+    let [dk, n_q, n_head, ne3] = a.q.ne;
+    let (dv, n_kv) = (a.v.ne[0], a.k.ne[1]);
+    if dk == 0 || dv == 0 || n_q == 0 || n_head == 0 || ne3 == 0 || n_kv > i32::MAX as usize / 2 {
+        return None;
+    }
+    let (dmax, r_max) = match dk.max(dv) {
+        0..=64 => (64, 4),
+        65..=128 => (128, 4),
+        129..=256 => (256, 4),
+        _ => return None,
+    };
+    let g = gcd(gcd(n_head / a.k.ne[2], n_head / a.v.ne[2]), r_max);
+    let qp = (r_max / g).min(n_q.next_power_of_two());
+    let base = (n_head / g).checked_mul(n_q.div_ceil(qp))?.checked_mul(ne3)?;
+    let splits = SPLIT_TARGET_BLOCKS.div_ceil(base).min(n_kv / SPLIT_MIN_KEYS).min(MAX_GRID_YZ);
+    if splits < 2 || n_q.div_ceil(qp) * ne3 > MAX_GRID_YZ {
+        return None;
+    }
+    let kernel = gpu_split_kernel(a.kv_type, dmax, g * qp)?;
+    let partial = Launch {
+        kernel,
+        grid: [(n_head / g) as u32, splits as u32, (n_q.div_ceil(qp) * ne3) as u32],
+        block: [4 * 32, 1, 1],
+        shared: 0,
+    };
+    let n_out = n_head * n_q * ne3;
+    let combine = Launch::rows(c"ucn_flash_attn_ext_combine", 256, dv.div_ceil(256), n_out)?;
+    Some(SplitKv { partial, combine, scratch_bytes: 16 + n_out * splits * (dv + 2) * 4 })
+}
+
+/// `ucn_flash_attn_ext_<type>_d<Dmax>_r<R>_split` (the `UCN_FAS` lines of the kernel file).
+fn gpu_split_kernel(kv: u32, dmax: usize, r: usize) -> Option<&'static std::ffi::CStr> {
+    let by_type = match (dmax, r) {
+        (64, 1) => [c"ucn_flash_attn_ext_f32_d64_r1_split", c"ucn_flash_attn_ext_f16_d64_r1_split", c"ucn_flash_attn_ext_bf16_d64_r1_split"],
+        (64, 2) => [c"ucn_flash_attn_ext_f32_d64_r2_split", c"ucn_flash_attn_ext_f16_d64_r2_split", c"ucn_flash_attn_ext_bf16_d64_r2_split"],
+        (64, 4) => [c"ucn_flash_attn_ext_f32_d64_r4_split", c"ucn_flash_attn_ext_f16_d64_r4_split", c"ucn_flash_attn_ext_bf16_d64_r4_split"],
+        (128, 1) => [c"ucn_flash_attn_ext_f32_d128_r1_split", c"ucn_flash_attn_ext_f16_d128_r1_split", c"ucn_flash_attn_ext_bf16_d128_r1_split"],
+        (128, 2) => [c"ucn_flash_attn_ext_f32_d128_r2_split", c"ucn_flash_attn_ext_f16_d128_r2_split", c"ucn_flash_attn_ext_bf16_d128_r2_split"],
+        (128, 4) => [c"ucn_flash_attn_ext_f32_d128_r4_split", c"ucn_flash_attn_ext_f16_d128_r4_split", c"ucn_flash_attn_ext_bf16_d128_r4_split"],
+        (256, 1) => [c"ucn_flash_attn_ext_f32_d256_r1_split", c"ucn_flash_attn_ext_f16_d256_r1_split", c"ucn_flash_attn_ext_bf16_d256_r1_split"],
+        (256, 2) => [c"ucn_flash_attn_ext_f32_d256_r2_split", c"ucn_flash_attn_ext_f16_d256_r2_split", c"ucn_flash_attn_ext_bf16_d256_r2_split"],
+        (256, 4) => [c"ucn_flash_attn_ext_f32_d256_r4_split", c"ucn_flash_attn_ext_f16_d256_r4_split", c"ucn_flash_attn_ext_bf16_d256_r4_split"],
+        _ => return None,
+    };
+    match kv {
+        ty::GGML_TYPE_F32 => Some(by_type[0]),
+        ty::GGML_TYPE_F16 => Some(by_type[1]),
+        ty::GGML_TYPE_BF16 => Some(by_type[2]),
+        _ => None,
+    }
+}
+
 fn gcd(a: usize, b: usize) -> usize {
     if b == 0 { a } else { gcd(b, a % b) }
 }
@@ -319,6 +395,24 @@ mod tests {
         assert_eq!((l.kernel, l.grid), (c"ucn_flash_attn_ext_bf16_d128_r4", [4, 19, 1]));
         let l = gpu(&gpu_args([65, 67], 3, 4, 4, 113)).unwrap();
         assert_eq!((l.kernel, l.grid), (c"ucn_flash_attn_ext_bf16_d128_r1", [4, 3, 1]));
+    }
+
+    #[test]
+    fn gpu_split_shapes() {
+        // Gemma3n decode at 4096 keys: the 4 query heads of each KV head in one block, K and V
+        // read once; 2 groups x 64 splits of 64 keys (a split keeps at least 64).
+        let s = gpu_split(&gpu_args([256, 256], 1, 8, 2, 4096)).unwrap();
+        assert_eq!((s.partial.kernel, s.partial.grid, s.partial.block), (c"ucn_flash_attn_ext_bf16_d256_r4_split", [2, 64, 1], [128, 1, 1]));
+        assert_eq!((s.combine.kernel, s.combine.grid, s.combine.block), (c"ucn_flash_attn_ext_combine", [1, 8, 1], [256, 1, 1]));
+        assert_eq!(s.scratch_bytes, 16 + 8 * 64 * 258 * 4);
+        // A short context: one launch is enough.
+        assert!(gpu_split(&gpu_args([256, 256], 1, 8, 2, 100)).is_none());
+        // Every split kernel name exists.
+        let src = include_str!("../../../../kernels/hip/flash_attn_ext.cu");
+        for (d, r) in [(64, 1), (64, 2), (64, 4), (128, 1), (128, 2), (128, 4), (256, 1), (256, 2), (256, 4)] {
+            assert!(src.contains(&format!("UCN_FAS({d}, {r}, ")), "UCN_FAS({d}, {r})");
+            assert!(gpu_split_kernel(ty::GGML_TYPE_F16, d, r).is_some());
+        }
     }
 
     #[test]

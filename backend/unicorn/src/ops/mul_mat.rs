@@ -62,7 +62,7 @@ pub fn gpu(a: &Args) -> Option<Launch> {
             }
         }
         if n <= 8 {
-            if let Some(l) = gpu_vec(a.weight_type, k, m, n, batch) {
+            if let Some(l) = gpu_vec(a.weight_type, k, m, n, batch, false) {
                 return Some(l);
             }
         } else {
@@ -89,9 +89,13 @@ fn is_float(ty: u32) -> bool {
 /// Output rows of a matrix-core tile (UCN_MMA_BM in mul_mat.cu; its columns: 64 or 128).
 const MMA_BM: usize = 128;
 
-/// Rows per warp of the mat-vec kernels (UCN_MMV_ROWS in mul_mat.cu): two for one column and
-/// units of 32 weights (every type but Q6_K, whose lane units hold 64), else one.
+/// Rows per warp of the mat-vec kernels (mul_mat_vec.cuh). Quantized (UCN_MMV_ROWS): two for one
+/// column and units of 32 weights (every type but Q6_K, whose lane units hold 64), else one.
+/// Float (UCN_MMVF_ROWS): two for one column, four for more (each x load serves four rows).
 fn vec_rows(ty: u32, nc: usize) -> usize {
+    if is_float(ty) {
+        return if nc == 1 { 2 } else { 4 };
+    }
     if nc == 1 && ty != ty::GGML_TYPE_Q6_K {
         2
     } else {
@@ -104,9 +108,47 @@ fn vec_rows(ty: u32, nc: usize) -> usize {
 const VEC_MIN_BLOCKS: usize = 256;
 const VEC_MAX_BLOCKS: usize = 1024;
 
-fn gpu_vec(ty: u32, k: usize, m: usize, n: usize, batch: usize) -> Option<Launch> {
+/// Quantized weights whose x is quantized once per product (issue 15: x quantized by every block
+/// before): two launches on one stream, the engine providing a buffer of `scratch_bytes` (16-byte
+/// aligned) that lives from the first launch to the end of the second.
+/// - `quantize`: `ucn_mul_mat_quantize_x` with the node's `Args`, its pointers but `dst` = the
+///   buffer (it reads x from `src[1]`);
+/// - `product`: `ucn_mul_mat_vecq_<type>_<nc>` with the node's `Args` and pointers plus
+///   `src[2]` = the buffer (MUL_MAT has no third source, so the slot is free).
+///
+/// The product reads x through the cache and no block quantizes anything: a block per row group,
+/// weights 16-byte loads straight into registers (kernels/hip/mul_mat_vec.cuh).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prequantized {
+    pub quantize: Launch,
+    pub product: Launch,
+    pub scratch_bytes: usize,
+}
+
+/// The two-launch plan of a product, for quantized weights with at most 8 columns (decode,
+/// parallel slots, speculative drafts); `None` where `gpu()` alone applies (float weights,
+/// prefill, `UNICORN_MUL_MAT=generic`, grids past their limits). When it returns a plan, the
+/// plan and `gpu()` compute the same product (both are checked by tests/kernels).
+pub fn gpu_prequantized(a: &Args) -> Option<Prequantized> {
+    let [k, m, ..] = a.src0.ne;
+    let [_, n, ne12, ne13] = a.src1.ne;
+    if choice() == Choice::Generic || is_float(a.weight_type) || n == 0 || n > 8 || k == 0 || !k.is_multiple_of(32) {
+        return None;
+    }
+    let batch = ne12 * ne13;
+    let nrows = n * batch;
+    let groups = nrows.checked_mul(k / 16)?;
+    let quantize = Launch::rows(c"ucn_mul_mat_quantize_x", 256, groups.div_ceil(256), 1)?;
+    let product = gpu_vec(a.weight_type, k, m, n, batch, true)?;
+    Some(Prequantized { quantize, product, scratch_bytes: groups * 24 })
+}
+
+/// Mat-vec launches. `xg`: the kernel reads a pre-quantized x (`gpu_prequantized`), so its blocks
+/// cost no quantization and get the float kernels' rule (a block per group, K split while the
+/// grid has fewer than 1024 blocks).
+fn gpu_vec(ty: u32, k: usize, m: usize, n: usize, batch: usize, xg: bool) -> Option<Launch> {
     let nc = n.max(1).next_power_of_two();
-    let name = kernel_name(ty, "vec", nc)?;
+    let name = kernel_name(ty, if xg { "vecq" } else { "vec" }, nc)?;
     // K per warp step: 32 lanes x 8 floats, or 32 lanes x one unit of a quantized block.
     let float = is_float(ty);
     let step = match ty {
@@ -120,8 +162,8 @@ fn gpu_vec(ty: u32, k: usize, m: usize, n: usize, batch: usize) -> Option<Launch
     // few to fill the GPU (every block quantizes all of x: fewer, fuller blocks waste less).
     let groups = |ks: usize| m.div_ceil(8 / ks * rows).max(1);
     let mut ks = 1;
-    let blocks = if float {
-        // Float weights, x read through the cache: a block per group, K split while the grid
+    let blocks = if float || xg {
+        // Float weights or pre-quantized x, read through the cache: a block per group, K split while the grid
         // has fewer than 1024 blocks and every warp keeps two steps.
         while ks < 8 && groups(ks) * batch < 1024 && steps >= 4 * ks {
             ks *= 2;
@@ -149,6 +191,9 @@ fn gpu_vec(ty: u32, k: usize, m: usize, n: usize, batch: usize) -> Option<Launch
 
 /// `ucn_mul_mat_<kind>_<type>[_<nc>]`, the kernels mul_mat.cu defines.
 fn kernel_name(ty: u32, kind: &str, nc: usize) -> Option<&'static CStr> {
+    if kind == "vecq" && is_float(ty) {
+        return None; // float weights take x as it is
+    }
     macro_rules! names {
         ($t:literal) => {
             match (kind, nc) {
@@ -156,6 +201,10 @@ fn kernel_name(ty: u32, kind: &str, nc: usize) -> Option<&'static CStr> {
                 ("vec", 2) => Some(concat!("ucn_mul_mat_vec_", $t, "_2\0")),
                 ("vec", 4) => Some(concat!("ucn_mul_mat_vec_", $t, "_4\0")),
                 ("vec", 8) => Some(concat!("ucn_mul_mat_vec_", $t, "_8\0")),
+                ("vecq", 1) => Some(concat!("ucn_mul_mat_vecq_", $t, "_1\0")),
+                ("vecq", 2) => Some(concat!("ucn_mul_mat_vecq_", $t, "_2\0")),
+                ("vecq", 4) => Some(concat!("ucn_mul_mat_vecq_", $t, "_4\0")),
+                ("vecq", 8) => Some(concat!("ucn_mul_mat_vecq_", $t, "_8\0")),
                 ("mma", _) => Some(concat!("ucn_mul_mat_mma_", $t, "\0")),
                 ("mma128", _) => Some(concat!("ucn_mul_mat_mma128_", $t, "\0")),
                 _ => None,
@@ -380,10 +429,27 @@ mod tests {
         // A batch past grid z: the generic kernel.
         let l = gpu(&args(ty::GGML_TYPE_F32, 64, 4, 16, [70_000, 1])).unwrap();
         assert_eq!(l.kernel, c"ucn_mul_mat_generic");
+        // x quantized once per product: the E2B output head, a block per group of 16 rows; the
+        // quantize kernel a thread per 16 x values, the buffer 1.5 bytes per x value.
+        let pq = gpu_prequantized(&args(ty::GGML_TYPE_Q6_K, 2048, 262_144, 1, [1, 1])).unwrap();
+        assert_eq!(pq.product.kernel, c"ucn_mul_mat_vecq_q6_K_1");
+        assert_eq!((pq.product.grid, pq.product.block), ([32_768, 1, 1], [32, 1, 8]));
+        assert_eq!(pq.quantize.kernel, c"ucn_mul_mat_quantize_x");
+        assert_eq!((pq.quantize.grid, pq.quantize.block), ([1, 1, 1], [256, 1, 1]));
+        assert_eq!(pq.scratch_bytes, 2048 * 3 / 2);
+        // FFN down with 8 columns (K 8192, 2048 rows: 256 groups of 8 rows, K split over 4 warps).
+        let pq = gpu_prequantized(&args(ty::GGML_TYPE_Q4_K, 8192, 2048, 8, [1, 1])).unwrap();
+        assert_eq!(pq.product.kernel, c"ucn_mul_mat_vecq_q4_K_8");
+        assert_eq!((pq.product.grid, pq.product.block), ([1024, 1, 1], [32, 4, 2]));
+        assert_eq!(pq.scratch_bytes, 8 * 8192 * 3 / 2);
+        // Not for float weights, nor past 8 columns.
+        assert!(gpu_prequantized(&args(ty::GGML_TYPE_F16, 2048, 64, 1, [1, 1])).is_none());
+        assert!(gpu_prequantized(&args(ty::GGML_TYPE_Q4_0, 2048, 64, 9, [1, 1])).is_none());
         // Every kernel name exists for every type.
         for t in [0u32, 1, 2, 6, 8, 12, 13, 14, 30] {
             for nc in [1, 2, 4, 8] {
                 assert!(kernel_name(t, "vec", nc).is_some());
+                assert_eq!(kernel_name(t, "vecq", nc).is_some(), !is_float(t));
             }
             assert!(kernel_name(t, "mma", 0).is_some() && kernel_name(t, "mma128", 0).is_some());
         }
