@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use super::gpu_profile::Profiler;
 use super::{fuse, Engine, EngineError, Plan, Split, Step, Work};
-use crate::gpu::{Gpu, Handle, KernelCall, Launch, Module, Stream};
+use crate::gpu::{DevPtr, DeviceMemory, Gpu, Handle, KernelCall, Launch, Module, Stream};
 use crate::log::{log_info, log_warn};
 use crate::ops::{self, args::{ucn_chain_args, ucn_ptrs}, Kernel};
 use crate::tensor::Tensor;
@@ -40,6 +40,11 @@ pub struct GpuEngine {
     graphs_off: AtomicBool,
     /// Fused kernels (`UNICORN_GPU_FUSION`, on by default).
     fusion: bool,
+    /// The buffer two-launch steps pass between their launches (x quantized once per product,
+    /// attention's partial results per KV chunk). One per engine: its work runs in order on one
+    /// stream, so the steps take turns. Grown on demand (launch graphs, which hold its address,
+    /// are dropped then).
+    scratch: Mutex<Option<DeviceMemory>>,
     /// Per-kernel GPU times (`UNICORN_GPU_PROFILE`).
     profiler: Option<Profiler>,
 }
@@ -91,6 +96,7 @@ impl GpuEngine {
             graphs,
             graphs_off: AtomicBool::new(false),
             fusion,
+            scratch: Mutex::new(None),
             profiler,
         })
     }
@@ -121,13 +127,32 @@ impl GpuEngine {
         p
     }
 
-    /// The launch of one step of a plan of `split`.
-    fn step_launch(step: &Step, split: &Split) -> Result<StepLaunch, EngineError> {
+    /// The launches of one step of a plan of `split`: one, or two passing their intermediate
+    /// result through the engine's scratch buffer at `scratch` (`scratch_need`).
+    fn step_launches(step: &Step, split: &Split, scratch: DevPtr) -> Result<Vec<StepLaunch>, EngineError> {
         let no_kernel = || EngineError::Failed("no GPU kernel for a planned step".into());
+        let node = &split.nodes[step.nodes.start];
+        let buffer = scratch as usize as *mut c_void;
         match &step.work {
+            Work::Op(Kernel::MulMat(a)) if let Some(p) = ops::mul_mat::gpu_prequantized(a) => {
+                // x quantized once into the buffer, then the product reads it as source 2.
+                let args = a as *const ops::mul_mat::Args as *const c_void;
+                let (mut quantize, mut product) = (Self::pointers(node), Self::pointers(node));
+                quantize.dst = buffer;
+                product.src[2] = buffer;
+                Ok(vec![StepLaunch { launch: p.quantize, args, ptrs: quantize }, StepLaunch { launch: p.product, args, ptrs: product }])
+            }
+            Work::Op(Kernel::FlashAttnExt(a)) if let Some(p) = ops::flash_attn_ext::gpu_split(a) => {
+                // Each KV chunk's partial result into the buffer, then merged into the output.
+                let args = a as *const ops::flash_attn_ext::Args as *const c_void;
+                let (mut partial, mut combine) = (Self::pointers(node), Self::pointers(node));
+                partial.dst = buffer;
+                combine.src[0] = buffer;
+                Ok(vec![StepLaunch { launch: p.partial, args, ptrs: partial }, StepLaunch { launch: p.combine, args, ptrs: combine }])
+            }
             Work::Op(k) => {
                 let (launch, args) = ops::gpu_launch(k).ok_or_else(no_kernel)?;
-                Ok(StepLaunch { launch, args, ptrs: Self::pointers(&split.nodes[step.nodes.start]) })
+                Ok(vec![StepLaunch { launch, args, ptrs: Self::pointers(node) }])
             }
             Work::Chain(c) => {
                 let launch = c.launch().ok_or_else(no_kernel)?;
@@ -136,13 +161,44 @@ impl GpuEngine {
                     ptrs.src[slot] = split.nodes[node].src(src).map_or(std::ptr::null(), |s| s.data_ptr() as *const c_void);
                 }
                 ptrs.dst = split.nodes[step.nodes.end - 1].data_ptr() as *mut c_void;
-                Ok(StepLaunch { launch, args: &c.args as *const ucn_chain_args as *const c_void, ptrs })
+                Ok(vec![StepLaunch { launch, args: &c.args as *const ucn_chain_args as *const c_void, ptrs }])
             }
         }
     }
 
+    /// Bytes of scratch buffer a step needs (0: one launch).
+    fn scratch_need(step: &Step) -> usize {
+        match &step.work {
+            Work::Op(Kernel::MulMat(a)) => ops::mul_mat::gpu_prequantized(a).map_or(0, |p| p.scratch_bytes),
+            Work::Op(Kernel::FlashAttnExt(a)) => ops::flash_attn_ext::gpu_split(a).map_or(0, |p| p.scratch_bytes),
+            _ => 0,
+        }
+    }
+
+    /// The scratch buffer's address, grown to `need` bytes first if smaller. Growing waits for
+    /// the stream (work in flight may use the old buffer) and drops the launch graphs in
+    /// `graphs` (they hold the old address).
+    fn scratch(&self, need: usize, graphs: Option<&mut HashMap<u64, Cached>>) -> Result<DevPtr, EngineError> {
+        let mut s = self.scratch.lock().map_err(|_| EngineError::Failed("scratch lock poisoned".into()))?;
+        if let Some(m) = s.as_ref().filter(|m| m.size >= need) {
+            return Ok(m.ptr);
+        }
+        self.stream.synchronize().map_err(|e| EngineError::Failed(e.to_string()))?;
+        if let Some(g) = graphs {
+            for (_, c) in g.drain() {
+                // SAFETY: made by this driver; the stream is idle (synchronised above).
+                let _ = unsafe { self.gpu.driver.graph_destroy(c.graph, c.exec) };
+            }
+        }
+        *s = None; // the old buffer first: the new one may need its room
+        let m = DeviceMemory::new(&self.gpu, need.max(1 << 20)).map_err(|e| EngineError::Failed(format!("scratch buffer of {need} bytes: {e}")))?;
+        let ptr = m.ptr;
+        *s = Some(m);
+        Ok(ptr)
+    }
+
     /// Records the plan's launches into a launch graph and instantiates it.
-    fn build_graph(&self, plan: &Plan, split: &Split) -> Result<Cached, (usize, EngineError)> {
+    fn build_graph(&self, plan: &Plan, split: &Split, scratch: DevPtr) -> Result<Cached, (usize, EngineError)> {
         let d = &self.gpu.driver;
         let fail = |e: crate::gpu::GpuError| EngineError::Failed(e.to_string());
         let graph = d.graph_create().map_err(|e| (0, fail(e)))?;
@@ -150,14 +206,15 @@ impl GpuEngine {
         let built = (|| {
             for step in &plan.steps {
                 let at = |e| (step.nodes.start, e);
-                let l = Self::step_launch(step, split).map_err(at)?;
-                let call = KernelCall { function: self.function(l.launch.kernel).map_err(at)?, grid: l.launch.grid, block: l.launch.block, shared: l.launch.shared };
-                let mut params = [l.args as *mut c_void, &l.ptrs as *const ucn_ptrs as *mut c_void];
-                // SAFETY: the function takes (Args by value, ucn_ptrs by value) and `l.args`
-                // points to the Args its launch was planned with (ops::gpu_launch and
-                // fuse::Chain pair them); the values are copied into the node. Nodes are
-                // chained in plan order (the stream's order).
-                last = Some(unsafe { d.graph_add_kernel(graph, last, &call, &mut params) }.map_err(|e| at(fail(e)))?);
+                for l in Self::step_launches(step, split, scratch).map_err(at)? {
+                    let call = KernelCall { function: self.function(l.launch.kernel).map_err(at)?, grid: l.launch.grid, block: l.launch.block, shared: l.launch.shared };
+                    let mut params = [l.args as *mut c_void, &l.ptrs as *const ucn_ptrs as *mut c_void];
+                    // SAFETY: the function takes (Args by value, ucn_ptrs by value) and
+                    // `l.args` points to the Args its launch was planned with (ops and
+                    // fuse::Chain pair them); the values are copied into the node. Nodes are
+                    // chained in plan order (the stream's order).
+                    last = Some(unsafe { d.graph_add_kernel(graph, last, &call, &mut params) }.map_err(|e| at(fail(e)))?);
+                }
             }
             // SAFETY: a complete graph of this driver.
             unsafe { d.graph_instantiate(graph) }.map_err(|e| (0, fail(e)))
@@ -186,7 +243,9 @@ impl GpuEngine {
                     let _ = unsafe { d.graph_destroy(c.graph, c.exec) };
                 }
             }
-            let c = self.build_graph(plan, split)?;
+            let need = plan.steps.iter().map(Self::scratch_need).max().unwrap_or(0);
+            let scratch = if need > 0 { self.scratch(need, Some(&mut *g)).map_err(|e| (0, e))? } else { 0 };
+            let c = self.build_graph(plan, split, scratch)?;
             g.insert(plan.id, c);
         }
         let exec = g[&plan.id].exec;
@@ -271,8 +330,11 @@ impl Engine for GpuEngine {
         }
         for step in &plan.steps {
             let i = step.nodes.start;
-            let l = Self::step_launch(step, split).map_err(|e| (i, e))?;
-            self.launch(&l).map_err(|e| (i, e))?;
+            let need = Self::scratch_need(step);
+            let scratch = if need > 0 { self.scratch(need, None).map_err(|e| (i, e))? } else { 0 };
+            for l in Self::step_launches(step, split, scratch).map_err(|e| (i, e))? {
+                self.launch(&l).map_err(|e| (i, e))?;
+            }
         }
         Ok(())
     }
