@@ -222,7 +222,9 @@ def build(d, kv_heads, g, batch, n_q, call):
                         # tile r's rows: (query, head) -> out[head, query], f32 rows of d
                         p0 = (t4 * T.rows + r) * T.bq
                         full = (p0 + T.bq) <= rows
-                        dst, off = (O, call["off_out"]) if full else (TAIL, r * T.bq * d * 4)
+                        # a partial tile goes to this (batch, KV head)'s own tail slice
+                        # (schedule.rs tail_offset: (bg * rows + r) * bq * d floats)
+                        dst, off = (O, call["off_out"]) if full else (TAIL, (bg * T.rows + r) * T.bq * d * 4)
                         to = dma_configure_task_for(f"out_l2_{r}", issue_token=True)
                         with bds(to) as bd:
                             with bd[0]:

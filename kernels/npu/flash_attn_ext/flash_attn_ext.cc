@@ -316,6 +316,14 @@ void FA_FN(fa_block)(const bfloat16 *q, uint8 *km, uint8 *vbuf, float *o, float 
         bool rescale = false;
         for (int r = 0; r < 4; ++r) {
             const int i = rb * 4 + r;
+            if (i >= rows) {  // a padding row of the last tile (stale Q): P row 0, no arithmetic
+                for (int c = 0; c < FA_BK; c += 16) {
+                    bfloat16 *t = p + (rb * (FA_BK / 8) + c / 8) * 32 + r * 8;
+                    aie::store_v(t, aie::zeros<bfloat16, 8>());
+                    aie::store_v(t + 32, aie::zeros<bfloat16, 8>());
+                }
+                continue;
+            }
             float *srow = s + i * FA_BK;
             for (int c = 0; c < FA_BK; c += 16) {
                 v16f x = vmul(aie::load_v<16>(srow + c), scale);

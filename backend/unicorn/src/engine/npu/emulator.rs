@@ -417,6 +417,8 @@ mod model_layout_tests {
         pub streams: usize,
         pub f16_kv: bool,
         pub scale: f32,
+        /// keys below this one are masked for every row (a sliding window's start: kv_lo)
+        pub lo: usize,
     }
 
     /// (nmse, max abs error) of aie-host against the reference on a model-shaped call.
@@ -460,7 +462,7 @@ mod model_layout_tests {
                 for i in 0..n_q_pad {
                     let pos = s.used - s.n_q + i;
                     for j in 0..s.cells {
-                        let visible = i < s.n_q && j < s.used && j <= pos;
+                        let visible = i < s.n_q && j < s.used && j <= pos && j >= s.lo;
                         md[(b * n_q_pad + i) * s.cells + j] = if visible { 0 } else { 0xfc00 };
                     }
                 }
@@ -471,6 +473,7 @@ mod model_layout_tests {
             let want: Vec<f32> = crate::tensor::f32s(t.data()).to_vec();
             let tiling = supports(&a).expect("NPU kernel takes it");
             let p = plan(&a, tiling, &t.src_data(3), &[]);
+            assert_eq!(p.kv_lo % tiling.bk, 0, "kv_lo {} not block-aligned", p.kv_lo);
             crate::tensor::f32s_mut(t.data_mut()).fill(f32::NAN);
             super::run(npu_kernels::flash_attn_ext(s.d).unwrap(), &p, &a, &t).unwrap();
             let got = crate::tensor::f32s(t.data());
@@ -488,16 +491,41 @@ mod model_layout_tests {
     #[test]
     fn model_shaped_calls_match_the_reference() {
         let cases = [
-            ("gemma3n E2B attention, 3 streams x 128", Shape { d: 256, n_head: 8, n_kv_head: 2, cells: 256, used: 128, n_q: 128, streams: 3, f16_kv: false, scale: 1.0 }),
-            ("G=4 over 1 KV head", Shape { d: 256, n_head: 4, n_kv_head: 1, cells: 256, used: 128, n_q: 128, streams: 1, f16_kv: false, scale: 1.0 }),
-            ("gemma3n tiny attention", Shape { d: 64, n_head: 4, n_kv_head: 2, cells: 256, used: 128, n_q: 128, streams: 3, f16_kv: false, scale: 1.0 }),
-            ("D=256 decode", Shape { d: 256, n_head: 8, n_kv_head: 2, cells: 256, used: 130, n_q: 1, streams: 1, f16_kv: false, scale: 1.0 }),
+            ("gemma3n E2B attention, 3 streams x 128", Shape { d: 256, n_head: 8, n_kv_head: 2, cells: 256, used: 128, n_q: 128, streams: 3, f16_kv: false, scale: 1.0, lo: 0 }),
+            ("G=4 over 1 KV head", Shape { d: 256, n_head: 4, n_kv_head: 1, cells: 256, used: 128, n_q: 128, streams: 1, f16_kv: false, scale: 1.0, lo: 0 }),
+            ("gemma3n tiny attention", Shape { d: 64, n_head: 4, n_kv_head: 2, cells: 256, used: 128, n_q: 128, streams: 3, f16_kv: false, scale: 1.0, lo: 0 }),
+            ("D=256 decode", Shape { d: 256, n_head: 8, n_kv_head: 2, cells: 256, used: 130, n_q: 1, streams: 1, f16_kv: false, scale: 1.0, lo: 0 }),
         ];
         let mut bad = vec![];
         for (name, s) in &cases {
             let (nmse, max) = compare(s);
             println!("aie-host vs reference, {name}: NMSE {nmse:.2e}, max |err| {max:.2e}");
             if !(nmse < 1e-4) {
+                bad.push(format!("{name}: NMSE {nmse:e}"));
+            }
+        }
+        assert!(bad.is_empty(), "{bad:?}");
+    }
+
+    /// Regression cases of issue 17, each against the reference: KV lengths 1, 63, 64, 100,
+    /// 4096 and the compiled maximum (32768) in decode with two KV groups (8 heads over 2), an
+    /// odd first visible key (kv_lo 37, block-aligned by the plan), and f16 K/V at D = 256.
+    #[test]
+    fn kv_lengths_odd_kv_lo_and_two_groups_in_decode() {
+        let mut cases = vec![];
+        for kv in [1usize, 63, 64, 100, 4096, 32768] {
+            let cells = kv.next_multiple_of(256);
+            cases.push((format!("decode, 2 KV groups, {kv} keys"), Shape { d: 256, n_head: 8, n_kv_head: 2, cells, used: kv, n_q: 1, streams: 1, f16_kv: false, scale: 1.0, lo: 0 }));
+        }
+        cases.push(("prefill 20, kv_lo 37 (odd)".into(), Shape { d: 256, n_head: 8, n_kv_head: 2, cells: 256, used: 200, n_q: 20, streams: 1, f16_kv: false, scale: 1.0, lo: 37 }));
+        cases.push(("decode, kv_lo 37 (odd), D=64".into(), Shape { d: 64, n_head: 4, n_kv_head: 2, cells: 256, used: 150, n_q: 1, streams: 1, f16_kv: false, scale: 1.0, lo: 37 }));
+        cases.push(("prefill 16, f16 K/V, D=256 G=4".into(), Shape { d: 256, n_head: 8, n_kv_head: 2, cells: 256, used: 180, n_q: 16, streams: 2, f16_kv: true, scale: 1.0, lo: 0 }));
+        let mut bad = vec![];
+        for (name, s) in &cases {
+            println!("{name}:");
+            let (nmse, max) = compare(s);
+            println!("aie-host vs reference, {name}: NMSE {nmse:.2e}, max |err| {max:.2e}");
+            if !(nmse < 2e-5) {
                 bad.push(format!("{name}: NMSE {nmse:e}"));
             }
         }
