@@ -19,6 +19,7 @@ Needs mlir-aie (aiecc.py) for real templates: run on a Phoenix box
 import argparse
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -162,7 +163,8 @@ def aiecc_words(d, kv_heads, g, batch, q, call, workdir):
     mlir = os.path.join(workdir, "t.mlir")
     with open(mlir, "w") as f:
         f.write(str(build(d, kv_heads, g, batch, q, call)))
-    subprocess.run(["aiecc.py", "--aie-only-generate-npu", "--aie-generate-npu-insts", "--no-compile-host",
+    aiecc = os.environ.get("AIECC") or shutil.which("aiecc") or shutil.which("aiecc.py") or "aiecc"
+    subprocess.run([aiecc, "--aie-only-generate-npu", "--aie-generate-npu-insts", "--no-compile-host",
                     "--no-xchesscc", "--no-xbridge", "--npu-insts-name=t.bin", "t.mlir"],
                    cwd=workdir, check=True, stdout=subprocess.DEVNULL)
     data = open(os.path.join(workdir, "t.bin"), "rb").read()
