@@ -385,7 +385,9 @@ mod tests {
         for (name, c) in &cases {
             let (nmse, max) = compare(c);
             println!("aie-host vs reference, {name}: NMSE {nmse:.2e}, max |err| {max:.2e}");
-            assert!(nmse < 5e-4, "{name}: NMSE {nmse:e} over test-backend-ops' 5e-4");
+            // the real error (bf16 P, polynomial exp2), not test-backend-ops' 5e-4: measured
+            // 2.5e-6..5e-6 here (f16 cache the largest)
+            assert!(nmse < 2e-5, "{name}: NMSE {nmse:e} over 2e-5");
         }
     }
 }
@@ -500,7 +502,7 @@ mod model_layout_tests {
         for (name, s) in &cases {
             let (nmse, max) = compare(s);
             println!("aie-host vs reference, {name}: NMSE {nmse:.2e}, max |err| {max:.2e}");
-            if !(nmse < 1e-4) {
+            if !(nmse < 2e-5) {
                 bad.push(format!("{name}: NMSE {nmse:e}"));
             }
         }

@@ -115,9 +115,12 @@ pub fn apply_patch(template: &[u32], table: &PatchTable, value: impl Fn(&str) ->
         }
     }
     for ((word, mask, shift), x) in sums {
-        let limit = (mask >> shift) as i64;
-        if x < 0 || x > limit {
-            return Err(format!("patch word {word}: value {x} does not fit its field (mask {mask:#x})"));
+        // Per bit-field: the value must be non-negative and lie inside the field's bits once
+        // shifted (not above them: it would spill into the next field of the register; not
+        // below: a misaligned address, e.g. a mask row at an odd key for a 4-byte DMA).
+        let placed = (x as i128) << shift;
+        if x < 0 || placed > u32::MAX as i128 || (placed as u32) & !mask != 0 {
+            return Err(format!("patch word {word}: value {x} does not fit its field (mask {mask:#x}, shift {shift})"));
         }
         let slot = w.get_mut(word).ok_or_else(|| format!("patch word {word} past the sequence"))?;
         *slot = (*slot & !mask) | (((x as u32) << shift) & mask);
@@ -607,6 +610,15 @@ mod tests {
         let narrow = parse_patch("field 1 000000ff 0 kv.len 1 0").unwrap();
         assert!(apply_patch(&tpl, &narrow, |_| Some(300)).unwrap_err().contains("does not fit"));
         assert!(parse_patch("field 1 2 3").is_err());
+        // a 6-bit wrap under a stride (bits 6..): 63 fits and keeps the stride, 64 would spill
+        let wrap = parse_patch("field 0 0000003f 0 kv.blocks.0 1 -1").unwrap();
+        let reg = vec![0x0004_0000 | 5];
+        assert_eq!(apply_patch(&reg, &wrap, |_| Some(64)).unwrap(), vec![0x0004_0000 | 63]);
+        assert!(apply_patch(&reg, &wrap, |_| Some(65)).unwrap_err().contains("does not fit"));
+        // a field starting at bit 2 (4-byte addresses): an odd byte offset is refused
+        let addr = parse_patch("field 0 fffffffc 0 off.mask 1 0").unwrap();
+        assert!(apply_patch(&[0], &addr, |_| Some(4098)).unwrap_err().contains("does not fit"));
+        assert_eq!(apply_patch(&[0], &addr, |_| Some(4096)).unwrap(), vec![4096]);
     }
 
     #[test]
