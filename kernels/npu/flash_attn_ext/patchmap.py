@@ -213,7 +213,7 @@ def aiecc_words(d, kv_heads, g, batch, q, call, workdir):
     with open(mlir, "w") as f:
         f.write(str(build(d, kv_heads, g, batch, q, call)))
     aiecc = os.environ.get("AIECC") or shutil.which("aiecc") or shutil.which("aiecc.py") or "aiecc"
-    subprocess.run([aiecc, "--aie-only-generate-npu", "--aie-generate-npu-insts", "--no-compile-host",
+    subprocess.run([aiecc, "--aie-only-generate-npu", "--aie-generate-npu-insts", "--dynamic-objFifos", "--no-compile-host",
                     "--no-xchesscc", "--no-xbridge", "--npu-insts-name=t.bin", "t.mlir"],
                    cwd=workdir, check=True, stdout=subprocess.DEVNULL)
     data = open(os.path.join(workdir, "t.bin"), "rb").read()
