@@ -19,11 +19,12 @@ echo "npu-test: XRT shim check took $((SECONDS - t0)) s"
 python3 scripts/npu-check-aie-api.py || { echo "npu-test: AIE API check FAILED"; rc=1; }
 t1=$SECONDS
 # The bound: what the aie-host path's error really is (bf16 probabilities into the P.V mmul,
-# polynomial exp2), not test-backend-ops' 5e-4: NMSE 2e-5 (measured up to 1.1e-5, emulator unit
-# tests and the Gemma3n cases of patches/0009). Cases with an f16 V keep the upstream bound:
-# there ggml-cpu itself accumulates V*softmax in f16 (up to 3e-4 from exact), and that is the
+# polynomial exp2), not test-backend-ops' 5e-4: NMSE 1e-5. Measured (every FLASH_ATTN_EXT case
+# UNICORN_NPU0 claims, patches/0009 included, GGML_TEST_MAX_ERR=0 to print each): at most 3.5e-6
+# without an f16 V. Cases with an f16 V keep the upstream bound: there ggml-cpu itself
+# accumulates V*softmax in f16 (the aie-host path differs from it by up to 1e-4), and that is the
 # side it is compared with. Override with UNICORN_NPU_MAX_ERR / UNICORN_NPU_MAX_ERR_EXCEPT.
-export GGML_TEST_MAX_ERR=${UNICORN_NPU_MAX_ERR:-2e-5}
+export GGML_TEST_MAX_ERR=${UNICORN_NPU_MAX_ERR:-1e-5}
 export GGML_TEST_MAX_ERR_EXCEPT=${UNICORN_NPU_MAX_ERR_EXCEPT:-'^FLASH_ATTN_EXT\(.*,type_V=f16,'}
 # The floor: FLASH_ATTN_EXT cases the AIE host build must run (committed; raise it when the NPU
 # claims more). 1002 of upstream's list plus the 144 Gemma3n cases of patches/0009.
