@@ -93,7 +93,10 @@ def param_max(T, param):
     if param == "kv.lo":
         return T.max_kv - 1
     if param.startswith("kv.blocks"):
-        return -(-T.max_kv // T.bk) // T.cols
+        # one DMA task per column walks its blocks with the BD's iteration dimension, whose
+        # wrap is 6 bits on npu1: 64 blocks (xrt.rs DMA_MAX_BLOCKS_PER_COLUMN declines longer
+        # caches). Claiming FA_MAX_KV here (512 blocks at D = 256) needs the task split first.
+        return min(64, -(-T.max_kv // T.bk) // T.cols)
     if param == "nb.mask.1":
         return 2 * T.max_kv
     return 1 << 28  # byte offsets of a tensor inside its buffer object (256 MiB)
@@ -243,7 +246,7 @@ def self_test():
     for _ in range(20):
         c2 = dict(call, kv_lo=rnd.randrange(0, 4096 // T.bk) * T.bk, off_k=rnd.randrange(0, 1 << 20) * 4,
                   off_mask=rnd.randrange(0, 1 << 16) * 4, off_q=rnd.randrange(0, 1 << 16) * 4,
-                  blocks=[rnd.randrange(1, 500) for _ in range(4)], nb_mask1=rnd.randrange(1, 9000) * 4,
+                  blocks=[rnd.randrange(1, 65) for _ in range(4)], nb_mask1=rnd.randrange(1, 9000) * 4,
                   rtp={k: [rnd.randrange(0, 1 << 31) for _ in v] for k, v in call["rtp"].items()})
         assert apply(base, fields, values_of(c2)) == fake(c2), "patched template != compiled"
     # Bit-field overflow: an iteration register packs a 6-bit wrap (blocks - 1) under a 20-bit
@@ -257,15 +260,16 @@ def self_test():
             words.append(0x0F000000 | ((c["blocks"][col] - 1) & 0xFF) << 16)      # an 8-bit repeat count
         return words
 
+    full = -(-T.max_kv // T.bk) // T.cols  # FA_MAX_KV keys: 512 blocks per column at D = 256
     try:
-        derive(fake_wrap, call, T)
+        derive(fake_wrap, call, T, maxima={f"kv.blocks.{c}": full for c in range(4)})
     except ValueError as e:
         assert "kv.blocks" in str(e) and "too narrow" in str(e), e
     else:
         raise AssertionError("a 6-bit wrap field fed 512 blocks was accepted")
-    # ... and with maxima that fit (a template claimed for 4096 keys: 64 blocks per column),
-    # every field is bounded by its bits: 64 blocks fit, 65 are refused by apply().
-    base_w, fields_w = derive(fake_wrap, call, T, maxima={f"kv.blocks.{c}": 64 for c in range(4)})
+    # ... and at the default claim (64 blocks per column, param_max), every field is bounded by
+    # its bits: 64 blocks fit, 65 are refused by apply().
+    base_w, fields_w = derive(fake_wrap, call, T)
     ok = dict(call, blocks=[64, 64, 64, 64])
     assert apply(base_w, fields_w, values_of(ok)) == fake_wrap(ok)
     try:

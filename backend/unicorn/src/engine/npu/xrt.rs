@@ -183,6 +183,10 @@ fn buffer_span(t: &Tensor) -> (usize, usize) {
     unsafe { (ggml_sys::ggml_backend_buffer_get_base(buf) as usize, ggml_sys::ggml_backend_buffer_get_size(buf)) }
 }
 
+/// Blocks one column's K/V DMA task may stream: the shim buffer descriptor's iteration wrap is a
+/// 6-bit field (npu1), and the design walks the blocks with it (patchmap.py `param_max`).
+pub const DMA_MAX_BLOCKS_PER_COLUMN: usize = 64;
+
 /// A template's shape key: `h<kv heads>_g<q heads per kv head>_b<batch>_q<query rows>`.
 /// A template serves exactly its number of query rows (which tiles are partial, and so go
 /// through the tail buffer, is compiled in): typically 1 (decode) and the micro-batch size
@@ -380,6 +384,12 @@ impl XrtEngine {
             return None;
         }
         let t = schedule::supports(a).ok()?;
+        // One DMA task streams a column's blocks, stepping by its iteration dimension, whose
+        // wrap field is 6 bits: at most 64 blocks per column until the design splits the task
+        // (patchmap.py refuses templates claiming more). Longer caches run elsewhere.
+        if a.k.ne[1] > DMA_MAX_BLOCKS_PER_COLUMN * t.cols * t.bk {
+            return None;
+        }
         let v = self.variants.iter().find(|v| v.t.d == t.d)?;
         let tpl = v.templates.iter().find(|tpl| {
             tpl.shape.serves(a) && tpl.patch.expects.iter().all(|(p, want)| stride_param(a, p) == Some(*want))
