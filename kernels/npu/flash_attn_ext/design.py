@@ -85,12 +85,22 @@ def build(d, kv_heads, g, batch, n_q, call):
         @device(AIEDevice.npu1)
         def device_body():
             obj = f"flash_attn_ext_d{d}.o"
-            k_begin = external_func(f"fa_group_begin_d{d}", inputs=[o_ty, st_ty, rtp_ty, i32])
-            k_load_q = external_func(f"fa_load_q_d{d}", inputs=[km_ty, q_ty, rtp_ty, i32])
-            k_block = external_func(f"fa_block_d{d}", inputs=[q_ty, km_ty, v_ty, o_ty, st_ty, sc_ty, rtp_ty, i32])
-            k_put = external_func(f"fa_cascade_put_d{d}", inputs=[o_ty, st_ty])
-            k_merge = external_func(f"fa_cascade_merge_d{d}", inputs=[o_ty, st_ty, sc_ty])
-            k_end = external_func(f"fa_group_end_d{d}", inputs=[o_ty, st_ty, sc_ty])
+            # Current IRON links the object through the function (external_func(link_with=...)) and
+            # rejects it on the core; older releases only had the core's argument.
+            import inspect
+            link_on_func = "link_with" in inspect.signature(external_func).parameters
+            ext = {"link_with": obj} if link_on_func else {}
+
+            def fn(name, inputs):
+                return external_func(name, inputs=inputs, **ext)
+
+            k_begin = fn(f"fa_group_begin_d{d}", [o_ty, st_ty, rtp_ty, i32])
+            k_load_q = fn(f"fa_load_q_d{d}", [km_ty, q_ty, rtp_ty, i32])
+            k_block = fn(f"fa_block_d{d}", [q_ty, km_ty, v_ty, o_ty, st_ty, sc_ty, rtp_ty, i32])
+            k_put = fn(f"fa_cascade_put_d{d}", [o_ty, st_ty])
+            k_merge = fn(f"fa_cascade_merge_d{d}", [o_ty, st_ty, sc_ty])
+            k_end = fn(f"fa_group_end_d{d}", [o_ty, st_ty, sc_ty])
+            core_obj = () if link_on_func else (obj,)
 
             shims = [tile(c, 0) for c in range(T.cols)]
             mems = [tile(c, 1) for c in range(T.cols)]
@@ -129,7 +139,10 @@ def build(d, kv_heads, g, batch, n_q, call):
                                  initial_value=np.zeros(2, dtype=np.int32))
                     o_local = buffer(t, o_ty, name=f"o_{c}_{r}") if c != last else None
 
-                    @core(t, obj, stack_size=T.stack_bytes)
+                    # The loops below run a run-time number of times (rtp words) with FIFO
+                    # acquires inside: aiecc lowers them with --dynamic-objFifos (Makefile,
+                    # patchmap.py), which tracks the object index at run time.
+                    @core(t, *core_obj, stack_size=T.stack_bytes)
                     def core_body(c=c, r=r, rtp=rtp, q=q, st=st, sc=sc, ctr=ctr, o_local=o_local):
                         for _ in range_(0xFFFFFFFF):
                             # wait until the runtime sequence has written this call's parameters
@@ -222,7 +235,9 @@ def build(d, kv_heads, g, batch, n_q, call):
                         # tile r's rows: (query, head) -> out[head, query], f32 rows of d
                         p0 = (t4 * T.rows + r) * T.bq
                         full = (p0 + T.bq) <= rows
-                        dst, off = (O, call["off_out"]) if full else (TAIL, r * T.bq * d * 4)
+                        # a partial tile goes to this (batch, KV head)'s own tail slice
+                        # (schedule.rs tail_offset: (bg * rows + r) * bq * d floats)
+                        dst, off = (O, call["off_out"]) if full else (TAIL, (bg * T.rows + r) * T.bq * d * 4)
                         to = dma_configure_task_for(f"out_l2_{r}", issue_token=True)
                         with bds(to) as bd:
                             with bd[0]:

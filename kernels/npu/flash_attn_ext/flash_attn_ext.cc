@@ -60,7 +60,12 @@ using MMUL = aie::mmul<4, 8, 4, bfloat16, bfloat16, accauto>;
 #define ST_GROUP (4 * FA_BQ + 1)
 
 static constexpr float kLog2e = 1.44269504088896341f;
-static constexpr float kNegInf = -__builtin_huge_valf();
+// No infinity ever enters f32 arithmetic: AIE-ML multiplies f32 through bf16 parts
+// (x = a + b + c, b = bf16(x - a)), so -inf times anything is inf - inf = NaN, and its vector
+// comparisons go through bf16(a - b). Masked keys, absent sinks and empty partials use this
+// finite floor instead; anything below kMaskedBelow counts as "nothing visible".
+static constexpr float kFloor = -1.0e30f;
+static constexpr float kMaskedBelow = -1.0e20f;
 // Lazy rescaling: the running max used for the exponentials moves only when a block's max
 // exceeds it by more than this (natural-log units, 8 * ln 2): probabilities then stay
 // below 256, exact in bf16's range, and the f32 rescale of O is rare.
@@ -76,7 +81,7 @@ static inline v16f vfma(v16f a, v16f b, v16f c) {
 static inline v16f splat(float x) { return aie::broadcast<float, 16>(x); }
 static inline v16i splati(int32 x) { return aie::broadcast<int32, 16>(x); }
 
-// 2^t for t <= 0 (t = -inf gives 0). Range reduction t = n + f with n an integer (the
+// 2^t for t <= 0 (t <= -127 gives 0). Range reduction t = n + f with n an integer (the
 // rounding mode of the conversion does not matter: the polynomial holds on [-1, 1]), a
 // degree-7 polynomial for 2^f (max relative error 1.9e-7 in f32), then 2^n built in the
 // exponent field; n <= -127 gives an all-zero exponent, so the product is 0.
@@ -100,8 +105,8 @@ static inline v16f exp2_nonpos(v16f t) {
 // three Newton steps (relative error below 1e-7), then the exponent subtracted.
 static inline v16f recip_pos(v16f x) {
     v16i bits = x.cast_to<int32>();
-    v16i expo = aie::bit_and(bits, (int32)0x7f800000);
-    v16f m = aie::bit_or(aie::bit_and(bits, (int32)0x007fffff), (int32)0x3f800000).cast_to<float>();
+    v16i expo = aie::bit_and((int32)0x7f800000, bits);
+    v16f m = aie::bit_or((int32)0x3f800000, aie::bit_and((int32)0x007fffff, bits)).cast_to<float>();
     v16f r = vfma(m, splat(-8.0f / 17.0f), splat(24.0f / 17.0f));
     for (int i = 0; i < 3; ++i) r = vmul(r, vfma(m, aie::sub(splat(0.0f), r), splat(2.0f)));
     // r in (0.5, 1]: scale by 2^-(e - 127) by subtracting (e - 127) from its exponent.
@@ -113,23 +118,29 @@ static inline v16f recip_pos(v16f x) {
 // tanh(y) = sign(y) * (1 - e) / (1 + e), e = exp(-2|y|).
 static inline v16f tanh_f32(v16f y) {
     v16i bits = y.cast_to<int32>();
-    v16i sign = aie::bit_and(bits, (int32)0x80000000);
-    v16f ay = aie::bit_and(bits, (int32)0x7fffffff).cast_to<float>();
+    v16i sign = aie::bit_and((int32)0x80000000, bits);
+    v16f ay = aie::bit_and((int32)0x7fffffff, bits).cast_to<float>();
     v16f e = exp2_nonpos(vmul(ay, -2.0f * kLog2e));
     v16f t = vmul(aie::sub(splat(1.0f), e), recip_pos(aie::add(splat(1.0f), e)));
     return aie::bit_or(t.cast_to<int32>(), sign).cast_to<float>();
 }
 
-// 16 f16 values (raw bits) -> f32, exactly, with integer operations (AIE-ML has no f16).
+static constexpr int32 kFloorBits = (int32)0x7149f2ca;  // 1.0e30f: f16 infinities become +-kFloor
+
+// 16 f16 values (raw bits) -> f32, exactly, with integer operations (AIE-ML has no f16);
+// infinities (the mask's -inf) become -+1e30 (kFloor), finite, so no infinity reaches an f32
+// multiply.
 static inline v16f half_to_float(const int16 *p) {
     aie::vector<int16, 16> h16 = aie::load_v<16>(p);
     aie::accum<acc32, 16> wide;
     wide.from_vector(h16, 0);
     v16i h = wide.template to_vector<int32>(0);
-    v16i sign = aie::upshift(aie::bit_and(h, (int32)0x8000), 16);
-    v16i em = aie::bit_and(h, (int32)0x7fff);
+    // h is sign-extended from 16 bits, so bit 31 is the f16 sign (no shift: an int32 upshift
+    // saturates on AIE-ML, 0x8000 << 16 would give 0x7fffffff).
+    v16i sign = aie::bit_and((int32)0x80000000, h);
+    v16i em = aie::bit_and((int32)0x7fff, h);
     v16i normal = aie::add(aie::upshift(em, 13), (int32)(112 << 23));   // rebias 15 -> 127
-    v16i special = aie::add(aie::upshift(em, 13), (int32)(224 << 23));  // inf / NaN
+    v16i special = aie::broadcast<int32, 16>(kFloorBits);              // inf (NaN: no mask has one)
     v16i subnormal = aie::to_float(em, 24).cast_to<int32>();            // em * 2^-24
     v16i bits = aie::select(normal, special, aie::ge(em, (int32)0x7c00));
     bits = aie::select(bits, subnormal, aie::lt(em, (int32)0x0400));
@@ -192,7 +203,7 @@ static inline void scale_o_rowblock(float *o, int rb, v16f f) {
 
 extern "C" {
 
-// Start a group: m = -inf, l = 0, O = 0; this core's rows, slopes and sinks.
+// Start a group: m = kFloor, l = 0, O = 0; this core's rows, slopes and sinks (kFloor: none).
 void FA_FN(fa_group_begin)(float *o, float *state, const int32 *rtp, int32 group) {
     aie::set_rounding(aie::rounding_mode::conv_even);
     const int32 rows = rtp_i(rtp, FA_RTP_ROWS), per_bg = rtp_i(rtp, FA_RTP_GROUPS_PER_BG);
@@ -210,7 +221,7 @@ void FA_FN(fa_group_begin)(float *o, float *state, const int32 *rtp, int32 group
     hdr[ST_ROWS] = valid;
     hdr[ST_GROUP] = group;
     for (int i = 0; i < FA_BQ; i += 16) {
-        aie::store_v(state + ST_M + i, splat(kNegInf));
+        aie::store_v(state + ST_M + i, splat(kFloor));
         aie::store_v(state + ST_L + i, splat(0.0f));
     }
     for (int i = 0; i < FA_BQ; ++i) {
@@ -218,7 +229,7 @@ void FA_FN(fa_group_begin)(float *o, float *state, const int32 *rtp, int32 group
         const int32 head = kv_head * g_size + (p0 + i) % g_size;
         const bool per_head = head < FA_MAX_HEADS;
         state[ST_SLOPE + i] = (flags & FA_FLAG_MASK) && per_head ? rtp_f(rtp, FA_RTP_SLOPES + head) : 1.0f;
-        state[ST_SINK + i] = (flags & FA_FLAG_SINKS) && per_head ? rtp_f(rtp, FA_RTP_SINKS + head) : kNegInf;
+        state[ST_SINK + i] = (flags & FA_FLAG_SINKS) && per_head ? rtp_f(rtp, FA_RTP_SINKS + head) : kFloor;
     }
     for (int i = 0; i < FA_BQ * FA_D; i += 16) aie::store_v(o + i, splat(0.0f));
 }
@@ -275,9 +286,13 @@ void FA_FN(fa_block)(const bfloat16 *q, uint8 *km, uint8 *vbuf, float *o, float 
             aie::store_v(v + i, to_bf16(half_to_float((const int16 *)v + i)));
         }
     }
-    if (n_valid < FA_BK) {  // last block: keys past the slice hold stale data; V must be 0
+    if (n_valid < FA_BK) {  // last block: keys past the slice hold stale data (any bits, NaN
+        // included): K and V zeroed, so no stale value enters an f32 multiply
         for (int key = n_valid; key < FA_BK; ++key)
-            for (int d = 0; d < FA_D; ++d) v[((key / 8) * (FA_D / 4) + d / 4) * 32 + (key % 8) * 4 + d % 4] = 0.0f;
+            for (int d = 0; d < FA_D; ++d) {
+                k[key * FA_D + d] = 0.0f;
+                v[((key / 8) * (FA_D / 4) + d / 4) * 32 + (key % 8) * 4 + d % 4] = 0.0f;
+            }
     }
 
     // S = Q K^T: 4x4 C tiles, 8 dims per step; the B operand is 4 keys x 8 dims of K (four
@@ -301,6 +316,14 @@ void FA_FN(fa_block)(const bfloat16 *q, uint8 *km, uint8 *vbuf, float *o, float 
         bool rescale = false;
         for (int r = 0; r < 4; ++r) {
             const int i = rb * 4 + r;
+            if (i >= rows) {  // a padding row of the last tile (stale Q): P row 0, no arithmetic
+                for (int c = 0; c < FA_BK; c += 16) {
+                    bfloat16 *t = p + (rb * (FA_BK / 8) + c / 8) * 32 + r * 8;
+                    aie::store_v(t, aie::zeros<bfloat16, 8>());
+                    aie::store_v(t + 32, aie::zeros<bfloat16, 8>());
+                }
+                continue;
+            }
             float *srow = s + i * FA_BK;
             for (int c = 0; c < FA_BK; c += 16) {
                 v16f x = vmul(aie::load_v<16>(srow + c), scale);
@@ -310,15 +333,15 @@ void FA_FN(fa_block)(const bfloat16 *q, uint8 *km, uint8 *vbuf, float *o, float 
                     x = vfma(half_to_float(masks + ((slot * FA_BQ + i) / g_size) * FA_BK + c), splat(state[ST_SLOPE + i]), x);
                 aie::store_v(srow + c, x);
             }
-            for (int key = n_valid; key < FA_BK; ++key) srow[key] = kNegInf;
-            float mb = kNegInf;
+            for (int key = n_valid; key < FA_BK; ++key) srow[key] = kFloor;
+            float mb = kFloor;
             for (int c = 0; c < FA_BK; c += 16) {
                 const float x = aie::reduce_max(aie::load_v<16>(srow + c));
                 mb = x > mb ? x : mb;
             }
             const float m_old = state[ST_M + i];
-            if (i < rows && mb != kNegInf && (m_old == kNegInf || mb > m_old + kRescaleSlack)) {
-                const float a = m_old == kNegInf ? 0.0f : exp2_nonpos(splat((m_old - mb) * kLog2e))[0];
+            if (i < rows && mb > kMaskedBelow && (m_old <= kMaskedBelow || mb > m_old + kRescaleSlack)) {
+                const float a = m_old <= kMaskedBelow ? 0.0f : exp2_nonpos(splat((m_old - mb) * kLog2e))[0];
                 alpha[r] = a;
                 rescale = true;
                 state[ST_L + i] = state[ST_L + i] * a;
@@ -329,7 +352,7 @@ void FA_FN(fa_block)(const bfloat16 *q, uint8 *km, uint8 *vbuf, float *o, float 
             float lsum = 0.0f;
             for (int c = 0; c < FA_BK; c += 16) {
                 aie::vector<bfloat16, 16> pb = aie::zeros<bfloat16, 16>();
-                if (m != kNegInf && i < rows) {
+                if (m > kMaskedBelow && i < rows) {
                     pb = to_bf16(exp2_nonpos(vmul(aie::sub(aie::load_v<16>(srow + c), m), kLog2e)));
                     acc16f back;
                     back.from_vector(pb);
@@ -366,18 +389,9 @@ void FA_FN(fa_block)(const bfloat16 *q, uint8 *km, uint8 *vbuf, float *o, float 
 
 // Send this core's partial result east: m, l, then O (16 f32 per cascade word).
 void FA_FN(fa_cascade_put)(const float *o, const float *state) {
-    for (int i = 0; i < FA_BQ; i += 16) {
-        acc16f a;
-        put_mcd(a.from_vector(aie::load_v<16>(state + ST_M + i)));
-    }
-    for (int i = 0; i < FA_BQ; i += 16) {
-        acc16f a;
-        put_mcd(a.from_vector(aie::load_v<16>(state + ST_L + i)));
-    }
-    for (int i = 0; i < FA_BQ * FA_D; i += 16) {
-        acc16f a;
-        put_mcd(a.from_vector(aie::load_v<16>(o + i)));
-    }
+    for (int i = 0; i < FA_BQ; i += 16) put_mcd(acc16f(aie::load_v<16>(state + ST_M + i)));
+    for (int i = 0; i < FA_BQ; i += 16) put_mcd(acc16f(aie::load_v<16>(state + ST_L + i)));
+    for (int i = 0; i < FA_BQ * FA_D; i += 16) put_mcd(acc16f(aie::load_v<16>(o + i)));
 }
 
 // Merge the west neighbour's partial result into this core's: m = max(m_w, m),
@@ -387,17 +401,17 @@ void FA_FN(fa_cascade_merge)(float *o, float *state, uint8 *scratch) {
     float *al = aw + FA_BQ;
     float *tmp = (float *)(scratch + FA_S_BYTES + FA_P_BYTES);
     for (int i = 0; i < FA_BQ; i += 16) {
-        const v16f mw = get_scd_v16accfloat().template to_vector<float>();
+        const v16f mw = acc16f(get_scd_v16accfloat()).template to_vector<float>();
         const v16f ml = aie::load_v<16>(state + ST_M + i);
         const v16f m = aie::max(mw, ml);
-        // a row that is still all -inf on both sides: factors 0 (O and l are 0 there)
-        const v16f msafe = aie::select(m, splat(0.0f), aie::eq(m, kNegInf));
-        aie::store_v(aw + i, exp2_nonpos(vmul(aie::sub(mw, msafe), kLog2e)));
-        aie::store_v(al + i, exp2_nonpos(vmul(aie::sub(ml, msafe), kLog2e)));
+        // every m is finite (kFloor for a row that saw nothing: its O and l are 0, so its
+        // factor does not matter; both at kFloor give factors 1 times zeros)
+        aie::store_v(aw + i, exp2_nonpos(vmul(aie::sub(mw, m), kLog2e)));
+        aie::store_v(al + i, exp2_nonpos(vmul(aie::sub(ml, m), kLog2e)));
         aie::store_v(state + ST_M + i, m);
     }
     for (int i = 0; i < FA_BQ; i += 16) {
-        const v16f lw = get_scd_v16accfloat().template to_vector<float>();
+        const v16f lw = acc16f(get_scd_v16accfloat()).template to_vector<float>();
         const v16f l = aie::load_v<16>(state + ST_L + i);
         aie::store_v(state + ST_L + i, vfma(lw, aie::load_v<16>(aw + i), vmul(l, aie::load_v<16>(al + i))));
     }
@@ -406,7 +420,7 @@ void FA_FN(fa_cascade_merge)(float *o, float *state, uint8 *scratch) {
         const v16f fl = rowblock_factors(tmp, al + rb * 4);
         for (int db = 0; db < FA_D / 4; ++db) {
             float *oc = o + (rb * (FA_D / 4) + db) * 16;
-            const v16f ow = get_scd_v16accfloat().template to_vector<float>();
+            const v16f ow = acc16f(get_scd_v16accfloat()).template to_vector<float>();
             aie::store_v(oc, vfma(ow, fw, vmul(aie::load_v<16>(oc), fl)));
         }
     }
@@ -421,10 +435,11 @@ void FA_FN(fa_group_end)(float *o, float *state, uint8 *scratch) {
     for (int i = 0; i < FA_BQ; i += 16) {
         const v16f m = aie::load_v<16>(state + ST_M + i);
         const v16f sink = aie::load_v<16>(state + ST_SINK + i);
+        // m and sink are finite (kFloor when absent): a row with neither gets l = 0 * 1 + 1 and
+        // O = 0, i.e. 0, as ggml-cpu
         const v16f m2 = aie::max(m, sink);
-        const v16f msafe = aie::select(m2, splat(0.0f), aie::eq(m2, kNegInf));
-        const v16f am = exp2_nonpos(vmul(aie::sub(m, msafe), kLog2e));
-        const v16f as = exp2_nonpos(vmul(aie::sub(sink, msafe), kLog2e));
+        const v16f am = exp2_nonpos(vmul(aie::sub(m, m2), kLog2e));
+        const v16f as = exp2_nonpos(vmul(aie::sub(sink, m2), kLog2e));
         const v16f l = vfma(aie::load_v<16>(state + ST_L + i), am, as);
         aie::store_v(a + i, am);
         aie::store_v(inv + i, recip_pos(l));

@@ -19,6 +19,7 @@ Needs mlir-aie (aiecc.py) for real templates: run on a Phoenix box
 import argparse
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -86,42 +87,94 @@ def with_value(call, key, value):
     return c
 
 
-def derive(compile_words, call, deltas=None):
+def param_max(T, param):
+    """The largest value a call may give `param` (what the template is claimed to serve):
+    derive() compiles it and requires every field it touches to hold it."""
+    if param == "kv.lo":
+        return T.max_kv - 1
+    if param.startswith("kv.blocks"):
+        # one DMA task per column walks its blocks with the BD's iteration dimension, whose
+        # wrap is 6 bits on npu1: 64 blocks (xrt.rs DMA_MAX_BLOCKS_PER_COLUMN declines longer
+        # caches). Claiming FA_MAX_KV here (512 blocks at D = 256) needs the task split first.
+        return min(64, -(-T.max_kv // T.bk) // T.cols)
+    if param == "nb.mask.1":
+        return 2 * T.max_kv
+    return 1 << 28  # byte offsets of a tensor inside its buffer object (256 MiB)
+
+
+def _span(bits):
+    lo = (bits & -bits).bit_length() - 1
+    hi = bits.bit_length() - 1
+    return lo, hi
+
+
+def derive(compile_words, call, T, deltas=None, maxima=None):
     """Patch fields from compiles: `compile_words(call) -> [u32]`.
 
-    Each per-call value is moved by a delta; the words that change are linear in it (DMA
-    lengths, wraps, repeat counts, address offsets). A word several values touch (an address:
-    offset + kv_lo * stride) gets one term per value, the base constant on the first. RTP words
-    are found by their sentinels. Returns [(word, mask, shift, param, scale, offset)]."""
+    Each per-call value is moved by a delta and set to its maximum (`maxima`, default
+    param_max). A word's *field* is the span of bits any value changes over those compiles; the
+    bits outside it are the template's own (another field of the same register: a DMA
+    descriptor packs sizes, strides, wraps and repeat counts side by side). Within the field the
+    value must be linear in every per-call value (DMA lengths, wraps, repeat counts, address
+    offsets); a field several values touch (an address: offset + kv_lo * stride) gets one term
+    per value, the base constant on the first. A value whose maximum does not fit its field (a
+    6-bit iteration wrap, an 8-bit repeat count...) is an error here, at build time, naming the
+    word and the bits: the design must split that DMA. RTP words are found by their
+    sentinels. Returns (base, [(word, mask, shift, param, scale, offset)])."""
     base = compile_words(call)
-    terms = {}  # word -> [(param, scale)]
+    changed = {}  # word -> bits any value changes
+    probes = {}   # param -> (delta, words at v0 + delta, vmax, words at vmax)
     for param, key in PARAMS.items():
         v0 = get(call, key)
-        delta = (deltas or {}).get(param, 3 if param.startswith("kv.blocks") else 64)
-        words = compile_words(with_value(call, key, v0 + delta))
-        if len(words) != len(base):
-            raise ValueError(f"{param}: the sequence length changed ({len(base)} -> {len(words)}); "
-                             "it must be a value, not a structure")
-        for i, (a, b) in enumerate(zip(base, words)):
-            if a != b:
-                diff = (b - a) & 0xFFFFFFFF
-                diff = diff - (1 << 32) if diff >= 1 << 31 else diff
-                if diff % delta:
-                    raise ValueError(f"{param}: word {i} moves by {diff} for a step of {delta}: not linear")
-                terms.setdefault(i, []).append((param, diff // delta))
+        # steps: a block count by 3, kv_lo by one block, byte offsets and strides by one 4-byte
+        # word (the shim DMA's address granularity: the field then covers every bit it may use)
+        delta = (deltas or {}).get(param, 3 if param.startswith("kv.blocks") else T.bk if param == "kv.lo" else 4)
+        vmax = (maxima or {}).get(param, param_max(T, param))
+        step = compile_words(with_value(call, key, v0 + delta))
+        try:
+            top = compile_words(with_value(call, key, vmax))
+        except Exception as e:  # the compiler itself refuses the maximum
+            raise ValueError(f"{param}: the design does not compile at its maximum {vmax} ({e}); "
+                             "split the DMA so every field holds it") from e
+        for words in (step, top):
+            if len(words) != len(base):
+                raise ValueError(f"{param}: the sequence length changed ({len(base)} -> {len(words)}); "
+                                 "it must be a value, not a structure")
+            for i, (a, b) in enumerate(zip(base, words)):
+                if a != b:
+                    changed[i] = changed.get(i, 0) | (a ^ b)
+        probes[param] = (v0, delta, step, vmax, top)
     fields = []
-    for i, ts in sorted(terms.items()):
-        const = base[i] - sum(scale * get(call, PARAMS[p]) for p, scale in ts)
-        for k, (p, scale) in enumerate(ts):
-            fields.append((i, 0xFFFFFFFF, 0, p, scale, const if k == 0 else 0))
+    for i in sorted(changed):
+        lo, hi = _span(changed[i])
+        mask = ((1 << (hi + 1)) - 1) & ~((1 << lo) - 1)
+
+        def field(w, mask=mask):
+            return w & mask  # in place (shift 0): a value with bits below `lo` is misaligned
+
+        terms = []
+        for param, (v0, delta, step, vmax, top) in probes.items():
+            d = field(step[i]) - field(base[i])
+            if d == 0 and field(top[i]) == field(base[i]):
+                continue
+            if d % delta:
+                raise ValueError(f"{param}: word {i} bits {lo}..{hi} move by {d} for a step of {delta}: not linear")
+            scale = d // delta
+            want = field(base[i]) + scale * (vmax - v0)
+            if field(top[i]) != want or (top[i] & ~mask) != (base[i] & ~mask):
+                raise ValueError(f"{param}: at its maximum {vmax}, word {i} bits {lo}..{hi} hold "
+                                 f"{field(top[i])}, not {want}: the field is too narrow (it wraps or spills); "
+                                 "split the DMA so every field holds the maximum")
+            terms.append((param, scale))
+        const = field(base[i]) - sum(scale * get(call, PARAMS[p]) for p, scale in terms)
+        for k, (p, scale) in enumerate(terms):
+            fields.append((i, mask, 0, p, scale, const if k == 0 else 0))
     for (c, r), ws in call["rtp"].items():
         for j, sentinel in enumerate(ws):
             at = [i for i, w in enumerate(base) if w == sentinel]
             if len(at) != 1:
                 raise ValueError(f"rtp.{c}.{r}.{j}: sentinel {sentinel:#x} found {len(at)} times")
             fields.append((at[0], 0xFFFFFFFF, 0, f"rtp.{c}.{r}.{j}", 1, 0))
-    # A full-word field is a sum of terms: the constant makes negative offsets legal only if
-    # the sum stays in range, which apply() checks.
     return base, fields
 
 
@@ -132,8 +185,8 @@ def apply(base, fields, values):
     for word, mask, shift, param, scale, offset in fields:
         sums[(word, mask, shift)] = sums.get((word, mask, shift), 0) + values[param] * scale + offset
     for (word, mask, shift), x in sums.items():
-        if not 0 <= x <= (mask >> shift):
-            raise ValueError(f"word {word}: {x} does not fit")
+        if x < 0 or (x << shift) & ~mask & 0xFFFFFFFF or (x << shift) >> 32:
+            raise ValueError(f"word {word}: {x} does not fit its field {mask:#010x} (too large, negative or misaligned)")
         w[word] = (w[word] & ~mask & 0xFFFFFFFF) | ((x << shift) & mask)
     return w
 
@@ -162,7 +215,8 @@ def aiecc_words(d, kv_heads, g, batch, q, call, workdir):
     mlir = os.path.join(workdir, "t.mlir")
     with open(mlir, "w") as f:
         f.write(str(build(d, kv_heads, g, batch, q, call)))
-    subprocess.run(["aiecc.py", "--aie-only-generate-npu", "--aie-generate-npu-insts", "--no-compile-host",
+    aiecc = os.environ.get("AIECC") or shutil.which("aiecc") or shutil.which("aiecc.py") or "aiecc"
+    subprocess.run([aiecc, "--aie-only-generate-npu", "--aie-generate-npu-insts", "--dynamic-objFifos", "--no-compile-host",
                     "--no-xchesscc", "--no-xbridge", "--npu-insts-name=t.bin", "t.mlir"],
                    cwd=workdir, check=True, stdout=subprocess.DEVNULL)
     data = open(os.path.join(workdir, "t.bin"), "rb").read()
@@ -187,15 +241,45 @@ def self_test():
             words += c["rtp"][key]
         return words
 
-    base, fields = derive(fake, call)
+    base, fields = derive(fake, call, T)
     rnd = random.Random(7)
     for _ in range(20):
-        c2 = dict(call, kv_lo=rnd.randrange(0, 4096), off_k=rnd.randrange(0, 1 << 20) * 4,
-                  off_mask=rnd.randrange(0, 1 << 16), off_q=rnd.randrange(0, 1 << 16),
-                  blocks=[rnd.randrange(1, 500) for _ in range(4)], nb_mask1=rnd.randrange(1, 9000),
+        c2 = dict(call, kv_lo=rnd.randrange(0, 4096 // T.bk) * T.bk, off_k=rnd.randrange(0, 1 << 20) * 4,
+                  off_mask=rnd.randrange(0, 1 << 16) * 4, off_q=rnd.randrange(0, 1 << 16) * 4,
+                  blocks=[rnd.randrange(1, 65) for _ in range(4)], nb_mask1=rnd.randrange(1, 9000) * 4,
                   rtp={k: [rnd.randrange(0, 1 << 31) for _ in v] for k, v in call["rtp"].items()})
         assert apply(base, fields, values_of(c2)) == fake(c2), "patched template != compiled"
-    print(f"patchmap self-test: {len(fields)} fields, 20 random calls reproduced")
+    # Bit-field overflow: an iteration register packs a 6-bit wrap (blocks - 1) under a 20-bit
+    # stride, as the shim BD does. The blocks per column a 32768-key slice needs (512) do not
+    # fit 6 bits: derive() must refuse the template (before: the whole word was one field, and
+    # a wrap of 64 carried into the stride unnoticed).
+    def fake_wrap(c):
+        words = fake(c)
+        for col in range(4):
+            words.append(((T.cols * T.bk * 1024) << 6) + (c["blocks"][col] - 1))  # carries past bit 5
+            words.append(0x0F000000 | ((c["blocks"][col] - 1) & 0xFF) << 16)      # an 8-bit repeat count
+        return words
+
+    full = -(-T.max_kv // T.bk) // T.cols  # FA_MAX_KV keys: 512 blocks per column at D = 256
+    try:
+        derive(fake_wrap, call, T, maxima={f"kv.blocks.{c}": full for c in range(4)})
+    except ValueError as e:
+        assert "kv.blocks" in str(e) and "too narrow" in str(e), e
+    else:
+        raise AssertionError("a 6-bit wrap field fed 512 blocks was accepted")
+    # ... and at the default claim (64 blocks per column, param_max), every field is bounded by
+    # its bits: 64 blocks fit, 65 are refused by apply().
+    base_w, fields_w = derive(fake_wrap, call, T)
+    ok = dict(call, blocks=[64, 64, 64, 64])
+    assert apply(base_w, fields_w, values_of(ok)) == fake_wrap(ok)
+    try:
+        apply(base_w, fields_w, values_of(dict(call, blocks=[65, 64, 64, 64])))
+    except ValueError as e:
+        assert "does not fit" in str(e), e
+    else:
+        raise AssertionError("65 blocks patched into a 6-bit wrap field")
+    print(f"patchmap self-test: {len(fields)} fields, 20 random calls reproduced; "
+          "a 6-bit wrap and an 8-bit repeat count bounded per bit-field")
 
 
 def main():
@@ -219,7 +303,7 @@ def main():
         def words(c):
             return aiecc_words(args.d, args.kv_heads, args.g, args.batch, args.q, c, tmp)
 
-        base, fields = derive(words, call)
+        base, fields = derive(words, call, T)
         rnd = random.Random(1)
         check = dict(call, kv_lo=rnd.randrange(0, 1024), blocks=[rnd.randrange(1, 64) for _ in range(4)],
                      off_k=4096, off_v=8192, off_mask=256, nb_mask1=3000)

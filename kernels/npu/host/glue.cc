@@ -18,4 +18,12 @@ int ucn_aie_host_take_cascade_fault(void) {
     aie::host::cascade_fault() = false;
     return f ? 1 : 0;
 }
+
+// 1 if, since the last call, the kernel compared a NaN or multiplied a non-finite f32 on
+// this thread (AIE-ML would have produced NaN or an arbitrary mask): a kernel error.
+int ucn_aie_host_take_arith_fault(void) {
+    const bool f = aie::host::arith_fault();
+    aie::host::arith_fault() = false;
+    return f ? 1 : 0;
+}
 }

@@ -119,4 +119,7 @@ extern "C" {
     pub fn ucn_aie_host_bind_cascade(input: *mut ucn_cascade, output: *mut ucn_cascade);
     /// 1 if a cascade read or write since the last call found no word or no room.
     pub fn ucn_aie_host_take_cascade_fault() -> c_int;
+    /// 1 if, since the last call on this thread, the kernel compared a NaN or multiplied a
+    /// non-finite f32 (AIE-ML would have computed NaN or garbage there: see aie.hpp).
+    pub fn ucn_aie_host_take_arith_fault() -> c_int;
 }

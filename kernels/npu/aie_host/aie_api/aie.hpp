@@ -11,10 +11,20 @@
 //   step to the accumulator in k order, one f32 rounding per addition. The products of two
 //   bf16 are exact in f32 on both; the order of the adder tree inside the AIE-ML MAC is not
 //   documented, so the last bit of a sum may differ.
-// - float vector multiply and add: IEEE f32, one rounding each (no fused multiply-add).
-//   AIE-ML has no f32 multiplier; its AIE API emulates f32 multiplication with bfloat16
-//   partial products (UG1603, "safe" accuracy about f32), so a product may differ in the
-//   last bits.
+// - float vector multiply (aie::mul, aie::mac on vector<float>): AIE-ML has no f32
+//   multiplier. Peano's intrinsic headers (Xilinx/llvm-aie clang/lib/Headers/aiev2_core.h,
+//   mul_elem_16_accuracy_safe, the default) split each operand into three bfloat16 parts
+//   under rounding mode 0 (floor): a = bf16(x), b = bf16(x - a), c = bf16(x - a - b), and sum
+//   the nine exact bf16 products in f32, smallest first. Modelled here term by term, so an
+//   infinite or NaN operand gives NaN (inf - inf in the split), as on the core.
+// - float add/sub/max and results: f32, round to nearest even, subnormals flushed to zero
+//   (AIE-ML's floating-point unit flushes them).
+// - float vector comparisons (lt/ge, eq = ge && ge as aie_api's compare.hpp builds it): on the
+//   sign of bf16(a - b) computed in the accumulator, so values closer than bf16 resolution
+//   compare equal and infinities compare through NaN. A comparison that sees NaN sets the
+//   arithmetic fault flag (the kernels must never compare a non-finite value).
+// - int32 upshift: through the accumulator with a saturating shift-round-saturate, so a
+//   result outside int32 saturates (it does not wrap).
 // - reduce_add / reduce_max: lanes combined in order 0..N-1.
 // - Cascade streams (put_mcd / get_scd_v16accfloat): queues bound per thread by the
 //   emulator (ucn_aie_host_bind_cascade), one 16-lane accfloat word per call.
@@ -65,6 +75,54 @@ inline int32_t to_int(double x) {
     if (r < -2147483648.0) return INT32_MIN;
     return (int32_t)r;
 }
+// Set when an operation met a value the core would turn into garbage (a NaN compared, a
+// non-finite f32 multiply operand): the emulator reports it as a kernel error.
+inline bool &arith_fault() { static thread_local bool f = false; return f; }
+// AIE-ML flushes subnormal f32 values to zero (sign kept).
+inline float ftz(float x) {
+    uint32_t u = f32_bits(x);
+    return ((u & 0x7f800000u) == 0) ? f32_from(u & 0x80000000u) : x;
+}
+// f32 -> bf16 rounded toward -inf (rounding mode 0, floor), as a float.
+inline float bf16_floor(float x) {
+    uint32_t u = f32_bits(x);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return x;  // NaN
+    uint32_t t = u & 0xffff0000u;
+    if ((u & 0x80000000u) && (u & 0xffffu)) t += 0x10000u;  // negative: away from zero
+    return f32_from(t);
+}
+// f32 x f32 as Peano's mul_elem_16_accuracy_safe computes it on AIE-ML (see the header).
+inline float mul_f32(float x, float y) {
+    x = ftz(x);
+    y = ftz(y);
+    if (!std::isfinite(x) || !std::isfinite(y)) {
+        arith_fault() = true;
+        return f32_from(0x7fc00000u);
+    }
+    const float a = bf16_floor(x), r0 = x - a, b = bf16_floor(r0), c = bf16_floor(r0 - b);
+    const float d = bf16_floor(y), r1 = y - d, e = bf16_floor(r1), f = bf16_floor(r1 - e);
+    // innermost first: c*f, c*e, b*f, a*f, b*e, d*c, b*d, a*e, a*d (each product exact in f32)
+    float s = c * f;
+    s = ftz(s + c * e);
+    s = ftz(s + b * f);
+    s = ftz(s + a * f);
+    s = ftz(s + b * e);
+    s = ftz(s + d * c);
+    s = ftz(s + b * d);
+    s = ftz(s + a * e);
+    s = ftz(s + a * d);
+    return s;
+}
+// The sign test a float vector comparison makes: bf16(a - b) < 0.
+inline bool lt_f32(float x, float y) {
+    float dlt = ftz(ftz(x) - ftz(y));
+    if (dlt != dlt) {
+        arith_fault() = true;
+        return false;
+    }
+    uint16_t h = to_bf16_bits(dlt);
+    return (h & 0x8000u) && (h & 0x7fffu);
+}
 }  // namespace host
 
 inline void set_rounding(rounding_mode m) { host::rounding() = m; }
@@ -83,6 +141,8 @@ static_assert(sizeof(bfloat16) == 2, "bfloat16 is a 16-bit type");
 struct accfloat {};
 struct acc32 {};
 struct accauto {};
+
+class v16accfloat;  // the native accumulator register type (below)
 
 namespace aie {
 constexpr unsigned vector_decl_align = 64;
@@ -131,18 +191,27 @@ template <typename Tag, unsigned N> struct accum {
     using elem = typename std::conditional<std::is_same<Tag, accfloat>::value, float, int64_t>::type;
     elem e[N];
     static constexpr unsigned size() { return N; }
-    template <typename T> accum &from_vector(const vector<T, N> &v, int shift = 0) {
+    accum() = default;
+    template <typename T> explicit accum(const vector<T, N> &v, int shift = 0) { from_vector(v, shift); }
+    // To and from the native register (v16accfloat only).
+    template <typename Nat, typename = typename std::enable_if<std::is_same<Nat, v16accfloat>::value && N == 16 &&
+                                                               std::is_same<Tag, accfloat>::value>::type>
+    accum(const Nat &n) { std::memcpy(e, &n, sizeof(e)); }
+    template <typename Nat, typename = typename std::enable_if<std::is_same<Nat, v16accfloat>::value && N == 16 &&
+                                                               std::is_same<Tag, accfloat>::value>::type>
+    operator Nat() const { Nat n; std::memcpy((void *)&n, e, sizeof(e)); return n; }
+    // aie_api's accum::from_vector returns void (accum.hpp); nothing to chain.
+    template <typename T> void from_vector(const vector<T, N> &v, int shift = 0) {
         for (unsigned i = 0; i < N; ++i) {
-            if constexpr (std::is_same<Tag, accfloat>::value) e[i] = (float)v.e[i];
+            if constexpr (std::is_same<Tag, accfloat>::value) e[i] = host::ftz((float)v.e[i]);
             else e[i] = (int64_t)v.e[i] << shift;
         }
-        return *this;
     }
     template <typename T> vector<T, N> to_vector(int shift = 0) const {
         vector<T, N> r;
         for (unsigned i = 0; i < N; ++i) {
             if constexpr (std::is_same<Tag, accfloat>::value) {
-                r.e[i] = T(e[i]);
+                r.e[i] = T(host::ftz(e[i]));
             } else {
                 int64_t x = e[i] >> shift;  // srs under floor rounding, saturating to T
                 int64_t lo = std::is_signed<T>::value ? -((int64_t)1 << (8 * sizeof(T) - 1)) : 0;
@@ -184,6 +253,20 @@ template <typename T, unsigned N> vector<T, 2 * N> concat(const vector<T, N> &a,
 }
 
 // ---- element-wise arithmetic -----------------------------------------------------------
+// add, sub, max, min: (vector, vector), (vector, scalar) and (scalar, vector), as aie.hpp
+// declares them. f32 results are flushed (subnormals to zero); max/min of a NaN is a fault.
+template <typename T> inline T ucn_fix(T x) { return x; }
+inline float ucn_fix(float x) { return host::ftz(x); }
+template <typename T> inline T ucn_max(T x, T y) { return x > y ? x : y; }
+template <typename T> inline T ucn_min(T x, T y) { return x < y ? x : y; }
+inline float ucn_max(float x, float y) {
+    if (x != x || y != y) host::arith_fault() = true;
+    return host::ftz(x > y ? x : y);
+}
+inline float ucn_min(float x, float y) {
+    if (x != x || y != y) host::arith_fault() = true;
+    return host::ftz(x < y ? x : y);
+}
 #define UCN_AIE_BINARY(name, expr)                                                              \
     template <typename T, unsigned N> vector<T, N> name(const vector<T, N> &a, const vector<T, N> &b) { \
         vector<T, N> r;                                                                         \
@@ -194,44 +277,66 @@ template <typename T, unsigned N> vector<T, 2 * N> concat(const vector<T, N> &a,
         vector<T, N> r;                                                                         \
         for (unsigned i = 0; i < N; ++i) { T x = a.e[i]; r.e[i] = (T)(expr); }                  \
         return r;                                                                               \
+    }                                                                                           \
+    template <typename T, unsigned N> vector<T, N> name(T x, const vector<T, N> &b) {           \
+        vector<T, N> r;                                                                         \
+        for (unsigned i = 0; i < N; ++i) { T y = b.e[i]; r.e[i] = (T)(expr); }                  \
+        return r;                                                                               \
     }
-UCN_AIE_BINARY(add, x + y)
-UCN_AIE_BINARY(sub, x - y)
-UCN_AIE_BINARY(max, (x > y || x != x) ? x : y)
-UCN_AIE_BINARY(min, (x < y || x != x) ? x : y)
-UCN_AIE_BINARY(bit_and, x &y)
-UCN_AIE_BINARY(bit_or, x | y)
+UCN_AIE_BINARY(add, ucn_fix(x + y))
+UCN_AIE_BINARY(sub, ucn_fix(x - y))
+UCN_AIE_BINARY(max, ucn_max(x, y))
+UCN_AIE_BINARY(min, ucn_min(x, y))
 #undef UCN_AIE_BINARY
+// bit_and, bit_or: (vector, vector) and (scalar, vector) only, integer elements (aie.hpp has
+// no (vector, scalar) overload: `bit_and(v, 0xff)` does not compile with AMD's header).
+#define UCN_AIE_BIT(name, op)                                                                   \
+    template <typename T, unsigned N> vector<T, N> name(const vector<T, N> &a, const vector<T, N> &b) { \
+        static_assert(std::is_integral<T>::value, "bit operations take integer vectors");      \
+        vector<T, N> r;                                                                         \
+        for (unsigned i = 0; i < N; ++i) r.e[i] = (T)(a.e[i] op b.e[i]);                        \
+        return r;                                                                               \
+    }                                                                                           \
+    template <typename T, unsigned N> vector<T, N> name(T a, const vector<T, N> &b) {           \
+        static_assert(std::is_integral<T>::value, "bit operations take integer vectors");      \
+        vector<T, N> r;                                                                         \
+        for (unsigned i = 0; i < N; ++i) r.e[i] = (T)(a op b.e[i]);                             \
+        return r;                                                                               \
+    }
+UCN_AIE_BIT(bit_and, &)
+UCN_AIE_BIT(bit_or, |)
+#undef UCN_AIE_BIT
 
-template <unsigned N> accum<accfloat, N> add(const accum<accfloat, N> &a, const vector<float, N> &b) {
-    accum<accfloat, N> r;
-    for (unsigned i = 0; i < N; ++i) r.e[i] = a.e[i] + b.e[i];
-    return r;
-}
-// Products return an accumulator, as on the hardware.
+// Products return an accumulator, as on the hardware; f32 x f32 as AIE-ML emulates it.
 template <unsigned N> accum<accfloat, N> mul(const vector<float, N> &a, const vector<float, N> &b) {
     accum<accfloat, N> r;
-    for (unsigned i = 0; i < N; ++i) r.e[i] = a.e[i] * b.e[i];
+    for (unsigned i = 0; i < N; ++i) r.e[i] = host::mul_f32(a.e[i], b.e[i]);
     return r;
 }
 template <unsigned N> accum<accfloat, N> mul(const vector<float, N> &a, float b) {
     accum<accfloat, N> r;
-    for (unsigned i = 0; i < N; ++i) r.e[i] = a.e[i] * b;
+    for (unsigned i = 0; i < N; ++i) r.e[i] = host::mul_f32(a.e[i], b);
     return r;
 }
+// acc + a * b: the emulated product (mac_elem_16_accuracy_safe), then the accumulator added.
 template <unsigned N> accum<accfloat, N> mac(const accum<accfloat, N> &acc, const vector<float, N> &a, const vector<float, N> &b) {
     accum<accfloat, N> r;
-    for (unsigned i = 0; i < N; ++i) {
-        float p = a.e[i] * b.e[i];  // rounded product, then a rounded sum: not fused
-        r.e[i] = acc.e[i] + p;
-    }
+    for (unsigned i = 0; i < N; ++i) r.e[i] = host::ftz(host::mul_f32(a.e[i], b.e[i]) + acc.e[i]);
     return r;
 }
 
 template <typename T, unsigned N> vector<T, N> upshift(const vector<T, N> &a, unsigned s) {
     static_assert(std::is_integral<T>::value, "shifts are integer operations");
     vector<T, N> r;
-    for (unsigned i = 0; i < N; ++i) r.e[i] = (T)((typename std::make_unsigned<T>::type)a.e[i] << s);
+    // AIE-ML shifts 32-bit lanes through the accumulator and saturates on the way back
+    // (shift-round-saturate): a result outside T's range saturates, it does not wrap.
+    const int64_t lo = std::is_signed<T>::value ? -((int64_t)1 << (8 * sizeof(T) - 1)) : 0;
+    const int64_t hi = std::is_signed<T>::value ? ((int64_t)1 << (8 * sizeof(T) - 1)) - 1
+                                                : ((int64_t)1 << (8 * sizeof(T))) - 1;
+    for (unsigned i = 0; i < N; ++i) {
+        const int64_t x = (int64_t)a.e[i] * ((int64_t)1 << s);
+        r.e[i] = (T)(x < lo ? lo : x > hi ? hi : x);
+    }
     return r;
 }
 template <typename T, unsigned N> vector<T, N> downshift(const vector<T, N> &a, unsigned s) {
@@ -242,20 +347,31 @@ template <typename T, unsigned N> vector<T, N> downshift(const vector<T, N> &a, 
 }
 
 // ---- comparison and selection ----------------------------------------------------------
-#define UCN_AIE_CMP(name, op)                                                                   \
+// Integer lanes compare exactly; float lanes on the sign of bf16(a - b) (see the header).
+template <typename T> inline bool ucn_lt(T x, T y) { return x < y; }
+inline bool ucn_lt(float x, float y) { return host::lt_f32(x, y); }
+template <typename T> inline bool ucn_ge(T x, T y) { return !ucn_lt(x, y); }
+template <typename T> inline bool ucn_eq(T x, T y) { return x == y; }
+inline bool ucn_eq(float x, float y) { return !host::lt_f32(x, y) && !host::lt_f32(y, x); }
+#define UCN_AIE_CMP(name, fn)                                                                   \
     template <typename T, unsigned N> mask<N> name(const vector<T, N> &a, const vector<T, N> &b) { \
         mask<N> m;                                                                              \
-        for (unsigned i = 0; i < N; ++i) m.b[i] = a.e[i] op b.e[i];                             \
+        for (unsigned i = 0; i < N; ++i) m.b[i] = fn(a.e[i], b.e[i]);                           \
         return m;                                                                               \
     }                                                                                           \
     template <typename T, unsigned N> mask<N> name(const vector<T, N> &a, T b) {                \
         mask<N> m;                                                                              \
-        for (unsigned i = 0; i < N; ++i) m.b[i] = a.e[i] op b;                                  \
+        for (unsigned i = 0; i < N; ++i) m.b[i] = fn(a.e[i], b);                                \
+        return m;                                                                               \
+    }                                                                                           \
+    template <typename T, unsigned N> mask<N> name(T a, const vector<T, N> &b) {                \
+        mask<N> m;                                                                              \
+        for (unsigned i = 0; i < N; ++i) m.b[i] = fn(a, b.e[i]);                                \
         return m;                                                                               \
     }
-UCN_AIE_CMP(lt, <)
-UCN_AIE_CMP(ge, >=)
-UCN_AIE_CMP(eq, ==)
+UCN_AIE_CMP(lt, ucn_lt)
+UCN_AIE_CMP(ge, ucn_ge)
+UCN_AIE_CMP(eq, ucn_eq)
 #undef UCN_AIE_CMP
 
 // Element i is b[i] where m[i] is set, a[i] otherwise.
@@ -345,13 +461,19 @@ inline ucn_cascade *&cascade_out() { static thread_local ucn_cascade *q = nullpt
 inline bool &cascade_fault() { static thread_local bool f = false; return f; }
 }  // namespace aie::host
 
-// The intrinsics' types: a 16-lane f32 accumulator register.
-typedef aie::accum<accfloat, 16> v16accfloat;
+// The intrinsics' native type v16accfloat: an opaque 512-bit register, no member functions
+// (the real one is a compiler builtin vector type). aie::accum<accfloat, 16> converts to and
+// from it, as aie_api's accum does (operator native_type, accum(native_type)).
+class v16accfloat {
+    float e_[16];
+    friend void put_mcd(v16accfloat);
+    friend v16accfloat get_scd_v16accfloat();
+};
 
-inline void put_mcd(const v16accfloat &a) {
+inline void put_mcd(v16accfloat a) {
     ucn_cascade *q = aie::host::cascade_out();
     if (!q || q->len >= q->cap) { aie::host::cascade_fault() = true; return; }
-    std::memcpy(q->data + q->len * 16, a.e, 64);
+    std::memcpy(q->data + q->len * 16, a.e_, 64);
     q->len++;
 }
 inline v16accfloat get_scd_v16accfloat() {
@@ -359,10 +481,10 @@ inline v16accfloat get_scd_v16accfloat() {
     ucn_cascade *q = aie::host::cascade_in();
     if (!q || q->pos >= q->len) {
         aie::host::cascade_fault() = true;  // the hardware would stall forever
-        for (unsigned i = 0; i < 16; ++i) a.e[i] = 0.0f;
+        for (unsigned i = 0; i < 16; ++i) a.e_[i] = 0.0f;
         return a;
     }
-    std::memcpy(a.e, q->data + q->pos * 16, 64);
+    std::memcpy(a.e_, q->data + q->pos * 16, 64);
     q->pos++;
     return a;
 }

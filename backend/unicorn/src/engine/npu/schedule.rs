@@ -221,9 +221,12 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// KV blocks column `c` processes per group.
+    /// KV blocks column `c` processes per group: at least one, so that no column's DMA task
+    /// has a repeat count of -1 (a slice shorter than 4 blocks, KV < 64 keys at D = 256). A
+    /// block past the slice is streamed (in bounds: the host pads K/V reads by `cols` blocks)
+    /// and skipped by the kernel (`fa_block`: no valid key).
     pub fn blocks_of_column(&self, c: usize) -> usize {
-        (self.n_blocks + self.t.cols - 1 - c) / self.t.cols
+        ((self.n_blocks + self.t.cols - 1 - c) / self.t.cols).max(1)
     }
 
     /// (batch, KV head, first Q tile) of group `w`. Groups go Q-tile-major
@@ -258,6 +261,43 @@ impl Plan {
             w[rtp::SLOPES + mh + h] = s.to_bits() as i32;
         }
         w
+    }
+}
+
+/// Where the partial Q tiles of a call's last groups land: the design writes tile `r` of the
+/// `bg`-th (batch, KV head) of the last Q-tile row to the tail buffer at this f32 offset, one
+/// slice per (batch, KV head) so that groups never overwrite each other (design.py, TAIL).
+pub fn tail_offset(t: &Tiling, bg: usize, r: usize) -> usize {
+    (bg * t.rows + r) * t.bq * t.d
+}
+
+/// f32 elements of the tail buffer for `n_bg` (batch, KV head) pairs.
+pub fn tail_len(t: &Tiling, n_bg: usize) -> usize {
+    n_bg * t.rows * t.bq * t.d
+}
+
+impl Plan {
+    /// The copies from the tail buffer into the output for this call: (tail f32 offset, output
+    /// row byte offset) per valid packed row of a partial tile, each `d` floats long.
+    pub fn tail_copies(&self, a: &Args) -> Vec<(usize, usize)> {
+        let t = &self.t;
+        let n_bg = self.n_batch * self.n_kv_heads;
+        let mut out = vec![];
+        for w in self.n_groups.saturating_sub(n_bg)..self.n_groups {
+            let (b, kvh, tile0) = self.group(w);
+            let bg = w % n_bg;
+            for r in 0..t.rows {
+                let p0 = (tile0 + r) * t.bq;
+                if p0 + t.bq <= self.rows {
+                    continue; // a full tile: written in place
+                }
+                for p in p0..self.rows.max(p0) {
+                    let (i, h) = (p / self.g, kvh * self.g + p % self.g);
+                    out.push((tail_offset(t, bg, r) + (p - p0) * t.d, a.dst.row_offset(h, i, b)));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -303,7 +343,12 @@ pub fn plan(a: &Args, t: Tiling, mask: &[u8], sinks: &[f32]) -> Plan {
     let g = n_head / n_kv_heads;
     let rows = n_q * g;
     let groups_per_bg = rows.div_ceil(t.rows * t.bq);
-    let (kv_lo, kv_len) = kv_slice(a, mask);
+    let (lo, len) = kv_slice(a, mask);
+    // Block-aligned start: the mask's rows are read from key kv_lo on, and the shim DMA moves
+    // 4-byte words (an odd kv_lo would put the f16 mask on a 2-byte boundary). Keys between the
+    // aligned start and lo are masked for every row (kv_slice's minimum), so nothing changes.
+    let kv_lo = lo / t.bk * t.bk;
+    let kv_len = if len == 0 { 0 } else { lo + len - kv_lo };
     let mut flags = 0;
     if a.kv_type == ty::GGML_TYPE_F16 {
         flags |= rtp::FLAG_KV_F16;
@@ -384,6 +429,80 @@ mod tests {
             let mine: Vec<String> = m.buffers.iter().map(|b| format!("{d} {} {} {}", b.name, b.offset, b.bytes)).collect();
             let theirs: Vec<&str> = text.lines().filter(|l| l.starts_with(&format!("{d} "))).collect();
             assert_eq!(mine, theirs, "D={d}");
+        }
+    }
+
+    /// Decode with two KV heads (Gemma3n: 8 query heads over 2): both groups' partial tiles go
+    /// to the tail buffer; each must get its own slice, and every output row exactly one copy
+    /// from its own group's slice (before: both groups wrote slice 0 and heads 4-7 got heads
+    /// 0-3's rows).
+    #[test]
+    fn two_kv_groups_in_decode_get_their_own_tail_slices() {
+        let t = Tiling::of(256).unwrap();
+        let mut a = Args::default();
+        a.dst.ne = [256, 8, 1, 1];
+        a.dst.nb = [4, 256 * 4, 8 * 256 * 4, 8 * 256 * 4];
+        let p = Plan {
+            t,
+            kv_lo: 0,
+            kv_len: 100,
+            g: 4,
+            n_kv_heads: 2,
+            n_batch: 1,
+            rows: 4,
+            groups_per_bg: 1,
+            n_groups: 2,
+            n_blocks: 7,
+            flags: 0,
+            scale: 1.0,
+            softcap: 0.0,
+            slopes: vec![],
+            sinks: vec![],
+        };
+        let copies = p.tail_copies(&a);
+        assert_eq!(copies.len(), 8, "8 heads x 1 query");
+        let mut dsts: Vec<usize> = copies.iter().map(|c| c.1).collect();
+        dsts.sort();
+        dsts.dedup();
+        assert_eq!(dsts.len(), 8, "every head's row written once: {copies:?}");
+        let mut srcs: Vec<usize> = copies.iter().map(|c| c.0).collect();
+        srcs.sort();
+        srcs.dedup();
+        assert_eq!(srcs.len(), 8, "every row read from its own place in the tail: {copies:?}");
+        // heads 4..8 (KV head 1) come from the second slice
+        for (src, dst) in copies {
+            let head = dst / (256 * 4);
+            assert_eq!(src / tail_offset(&t, 1, 0), usize::from(head >= 4), "head {head} from tail offset {src}");
+        }
+        assert!(tail_len(&t, 2) >= tail_offset(&t, 1, t.rows - 1) + t.bq * t.d);
+    }
+
+    /// Short slices (fewer keys than 4 blocks) still give every column one block (before: 0
+    /// blocks, and a DMA repeat count of -1 on the NPU).
+    #[test]
+    fn short_kv_gives_every_column_a_block() {
+        let t = Tiling::of(256).unwrap();
+        for kv in [1usize, 15, 16, 17, 63, 64, 65, 100] {
+            let p = Plan {
+                t,
+                kv_lo: 0,
+                kv_len: kv,
+                g: 4,
+                n_kv_heads: 2,
+                n_batch: 1,
+                rows: 4,
+                groups_per_bg: 1,
+                n_groups: 2,
+                n_blocks: kv.div_ceil(t.bk),
+                flags: 0,
+                scale: 1.0,
+                softcap: 0.0,
+                slopes: vec![],
+                sinks: vec![],
+            };
+            let nb: Vec<usize> = (0..4).map(|c| p.blocks_of_column(c)).collect();
+            assert!(nb.iter().all(|&n| n >= 1), "kv {kv}: {nb:?}");
+            assert_eq!(nb.iter().sum::<usize>(), p.n_blocks.max(4), "kv {kv}: {nb:?}");
         }
     }
 

@@ -115,9 +115,12 @@ pub fn apply_patch(template: &[u32], table: &PatchTable, value: impl Fn(&str) ->
         }
     }
     for ((word, mask, shift), x) in sums {
-        let limit = (mask >> shift) as i64;
-        if x < 0 || x > limit {
-            return Err(format!("patch word {word}: value {x} does not fit its field (mask {mask:#x})"));
+        // Per bit-field: the value must be non-negative and lie inside the field's bits once
+        // shifted (not above them: it would spill into the next field of the register; not
+        // below: a misaligned address, e.g. a mask row at an odd key for a 4-byte DMA).
+        let placed = (x as i128) << shift;
+        if x < 0 || placed > u32::MAX as i128 || (placed as u32) & !mask != 0 {
+            return Err(format!("patch word {word}: value {x} does not fit its field (mask {mask:#x}, shift {shift})"));
         }
         let slot = w.get_mut(word).ok_or_else(|| format!("patch word {word} past the sequence"))?;
         *slot = (*slot & !mask) | (((x as u32) << shift) & mask);
@@ -180,6 +183,10 @@ fn buffer_span(t: &Tensor) -> (usize, usize) {
     unsafe { (ggml_sys::ggml_backend_buffer_get_base(buf) as usize, ggml_sys::ggml_backend_buffer_get_size(buf)) }
 }
 
+/// Blocks one column's K/V DMA task may stream: the shim buffer descriptor's iteration wrap is a
+/// 6-bit field (npu1), and the design walks the blocks with it (patchmap.py `param_max`).
+pub const DMA_MAX_BLOCKS_PER_COLUMN: usize = 64;
+
 /// A template's shape key: `h<kv heads>_g<q heads per kv head>_b<batch>_q<query rows>`.
 /// A template serves exactly its number of query rows (which tiles are partial, and so go
 /// through the tail buffer, is compiled in): typically 1 (decode) and the micro-batch size
@@ -237,6 +244,8 @@ struct Variant {
     kernel: *mut sys::ucn_xrt_kernel,
     /// Rows of a partial last group (4 tiles, row-major); the host copies the valid ones.
     tail: *mut sys::ucn_xrt_bo,
+    /// f32 elements of `tail`.
+    tail_len: usize,
     /// Stands for the mask when a node has none (the DMA still runs; values unused).
     nomask: *mut sys::ucn_xrt_bo,
     instr: *mut sys::ucn_xrt_bo,
@@ -346,7 +355,9 @@ impl XrtEngine {
             let (mut instr, mut tail, mut nomask) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
             // SAFETY: k is the kernel just opened; out-pointers and error buffer are live.
             call(|e, n| unsafe { (engine.x.ucn_xrt_bo_alloc)(k, instr_cap, sys::BO_CACHEABLE, 1, &mut instr, e, n) }).map_err(failed)?;
-            let tail_bytes = t.rows * t.bq * t.d * 4;
+            // One tail slice per (batch, KV head) of the largest template (schedule::tail_offset).
+            let tail_len = schedule::tail_len(&t, list.iter().map(|tp| tp.shape.batch * tp.shape.kv_heads).max().unwrap_or(1));
+            let tail_bytes = tail_len * 4;
             // SAFETY: as above.
             call(|e, n| unsafe { (engine.x.ucn_xrt_bo_alloc)(k, tail_bytes, sys::BO_HOST_ONLY, 8, &mut tail, e, n) }).map_err(failed)?;
             // The mask DMA reads 4 * bq rows of nb.mask.1 = 4 bytes from each block's key: this
@@ -354,7 +365,7 @@ impl XrtEngine {
             let nomask_bytes = (t.max_kv * 2 + 4 * t.rows * t.bq * 4).next_multiple_of(4096);
             // SAFETY: as above.
             call(|e, n| unsafe { (engine.x.ucn_xrt_bo_alloc)(k, nomask_bytes, sys::BO_HOST_ONLY, 6, &mut nomask, e, n) }).map_err(failed)?;
-            engine.variants.push(Variant { t, kernel: k, tail, nomask, instr, instr_cap, templates: list });
+            engine.variants.push(Variant { t, kernel: k, tail, tail_len, nomask, instr, instr_cap, templates: list });
         }
         // SAFETY: static string from the shim.
         let version = unsafe { CStr::from_ptr((engine.x.ucn_xrt_build_version)()) }.to_string_lossy().into_owned();
@@ -373,6 +384,12 @@ impl XrtEngine {
             return None;
         }
         let t = schedule::supports(a).ok()?;
+        // One DMA task streams a column's blocks, stepping by its iteration dimension, whose
+        // wrap field is 6 bits: at most 64 blocks per column until the design splits the task
+        // (patchmap.py refuses templates claiming more). Longer caches run elsewhere.
+        if a.k.ne[1] > DMA_MAX_BLOCKS_PER_COLUMN * t.cols * t.bk {
+            return None;
+        }
         let v = self.variants.iter().find(|v| v.t.d == t.d)?;
         let tpl = v.templates.iter().find(|tpl| {
             tpl.shape.serves(a) && tpl.patch.expects.iter().all(|(p, want)| stride_param(a, p) == Some(*want))
@@ -402,11 +419,13 @@ impl XrtEngine {
         let x = &self.x;
         let t = &v.t;
         let partial = !plan.rows.is_multiple_of(t.rows * t.bq);
-        // What the DMAs may read past each tensor: the last group's Q and mask rows, and up to a
-        // block of keys past the slice.
+        // What the DMAs may read past each tensor: the last group's Q and mask rows, and up to
+        // `cols` blocks of keys past the slice.
         let q_per_group = t.rows * t.bq / plan.g;
         let pad_q = q_per_group * a.q.nb[1];
-        let pad_kv = t.bk * a.k.nb[1];
+        // K/V: every column reads at least one block (schedule::Plan::blocks_of_column), so up
+        // to `cols` blocks past a short slice.
+        let pad_kv = t.cols * t.bk * a.k.nb[1];
         let pad_mask = if a.has_mask { q_per_group * a.mask.nb[1] } else { 0 };
         // Data BOs in the runtime sequence's argument order: q, k, v, mask, out, tail.
         let srcs: [(&'static str, Option<Tensor>, usize, bool); 5] = [
@@ -454,7 +473,9 @@ impl XrtEngine {
                 (bo, 0)
             };
             offsets.insert(*name, off);
-            if *cpu_written {
+            // K and V too: the cache rows of this step were just written (by the CPU or a
+            // copy through it) and may still sit in the CPU's caches; the NPU's DMA reads DRAM.
+            if *cpu_written || *name == "k" || *name == "v" {
                 // The CPU may hold these bytes in its caches (llama.cpp writes the mask on the CPU).
                 // SAFETY: raw is a live BO covering off..off+len (imported or staged above).
                 call(|e, n| unsafe { (x.ucn_xrt_bo_sync)(raw, 1, len, off, e, n) })?;
@@ -490,35 +511,26 @@ impl XrtEngine {
         Ok(())
     }
 
-    /// The last group's partial tiles went to the tail buffer (row-major, tile r at
-    /// r * bq * d floats): their valid rows into the output.
+    /// The last groups' partial tiles went to the tail buffer (one slice per (batch, KV head),
+    /// `schedule::tail_offset`): their valid rows into the output.
     fn copy_tail(&self, v: &Variant, plan: &Plan, a: &Args, node: &Tensor) -> Result<(), String> {
         let t = &v.t;
-        // SAFETY: v.tail is this variant's live tail BO of rows * bq * d floats.
-        call(|e, n| unsafe { (self.x.ucn_xrt_bo_sync)(v.tail, 0, t.rows * t.bq * t.d * 4, 0, e, n) })?;
-        // SAFETY: the tail BO is mapped host memory of rows * bq * d floats.
+        let len = schedule::tail_len(t, plan.n_batch * plan.n_kv_heads);
+        if len > v.tail_len {
+            return Err(format!("tail buffer of {} floats, {len} needed", v.tail_len));
+        }
+        // SAFETY: v.tail is this variant's live tail BO of v.tail_len floats (checked above).
+        call(|e, n| unsafe { (self.x.ucn_xrt_bo_sync)(v.tail, 0, len * 4, 0, e, n) })?;
+        // SAFETY: the tail BO is mapped host memory of v.tail_len floats.
         let tail = unsafe { (self.x.ucn_xrt_bo_map)(v.tail) } as *const f32;
         if tail.is_null() {
             return Err("cannot map the tail buffer".into());
         }
-        // SAFETY: tail is non-null and maps rows * bq * d floats, synced above.
-        let tail = unsafe { std::slice::from_raw_parts(tail, t.rows * t.bq * t.d) };
+        // SAFETY: tail is non-null and maps at least len floats, synced above.
+        let tail = unsafe { std::slice::from_raw_parts(tail, len) };
         let dst = crate::tensor::f32s_mut(node.data_mut());
-        let n_bg = plan.n_batch * plan.n_kv_heads;
-        for w in plan.n_groups - n_bg..plan.n_groups {
-            let (b, kvh, tile0) = plan.group(w);
-            for r in 0..t.rows {
-                let p0 = (tile0 + r) * t.bq;
-                if p0 + t.bq <= plan.rows {
-                    continue; // a full tile: written in place
-                }
-                for p in p0..plan.rows.max(p0) {
-                    let (i, h) = (p / plan.g, kvh * plan.g + p % plan.g);
-                    let off = a.dst.row_offset(h, i, b) / 4;
-                    let src = &tail[(r * t.bq + p - p0) * t.d..(r * t.bq + p - p0 + 1) * t.d];
-                    dst[off..off + t.d].copy_from_slice(src);
-                }
-            }
+        for (src, off) in plan.tail_copies(a) {
+            dst[off / 4..off / 4 + t.d].copy_from_slice(&tail[src..src + t.d]);
         }
         Ok(())
     }
@@ -608,6 +620,15 @@ mod tests {
         let narrow = parse_patch("field 1 000000ff 0 kv.len 1 0").unwrap();
         assert!(apply_patch(&tpl, &narrow, |_| Some(300)).unwrap_err().contains("does not fit"));
         assert!(parse_patch("field 1 2 3").is_err());
+        // a 6-bit wrap under a stride (bits 6..): 63 fits and keeps the stride, 64 would spill
+        let wrap = parse_patch("field 0 0000003f 0 kv.blocks.0 1 -1").unwrap();
+        let reg = vec![0x0004_0000 | 5];
+        assert_eq!(apply_patch(&reg, &wrap, |_| Some(64)).unwrap(), vec![0x0004_0000 | 63]);
+        assert!(apply_patch(&reg, &wrap, |_| Some(65)).unwrap_err().contains("does not fit"));
+        // a field starting at bit 2 (4-byte addresses): an odd byte offset is refused
+        let addr = parse_patch("field 0 fffffffc 0 off.mask 1 0").unwrap();
+        assert!(apply_patch(&[0], &addr, |_| Some(4098)).unwrap_err().contains("does not fit"));
+        assert_eq!(apply_patch(&[0], &addr, |_| Some(4096)).unwrap(), vec![4096]);
     }
 
     #[test]
@@ -627,6 +648,21 @@ mod tests {
             return;
         };
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// The kernel uses only the pinned AIE API release, and aie_host refuses what the release
+    /// lacks (bit_and(vector, scalar), from_vector's result, members on v16accfloat, exp2 on
+    /// AIE2): scripts/npu-check-aie-api.py.
+    #[test]
+    fn kernel_uses_only_the_pinned_aie_api() {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/npu-check-aie-api.py");
+        let Ok(out) = std::process::Command::new("python3").arg(script).output() else {
+            eprintln!("python3 not found: skipped");
+            return;
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains("all on the list"), "{text}");
     }
 
     #[test]
