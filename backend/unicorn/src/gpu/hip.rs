@@ -54,8 +54,8 @@ pub const HOST_ALLOC_FLAGS: u32 = sys::hipHostMallocNonCoherent;
 /// CL_MEM_SVM_ATOMICS`, and rocclr locks it to the fine-grained system pool
 /// (`hsa_amd_memory_lock_to_pool` with `SystemSegment()`, `rocmemory.cpp`). So in the ROCm
 /// sources read (clr f9f995c, Oct 2024, and the later `Uncached` revision) a registration is
-/// fine-grained whatever is asked; the flag records the intent and costs nothing. Weights that
-/// must be coarse-grained are copied instead (`UNICORN_MAPPED_WEIGHTS=0`, docs/apu-memory.md).
+/// fine-grained whatever is asked; the flag records the intent and costs nothing (see
+/// docs/apu-memory.md for what that means for the weights).
 pub const HOST_REGISTER_FLAGS: u32 = sys::hipHostRegisterMapped | sys::hipExtHostRegisterCoarseGrained;
 
 /// The code object built for each architecture (scripts/build-kernels.sh): the RDNA3 and

@@ -12,6 +12,8 @@
 //! [`Stream`], [`Module`]) whose `Drop` never panics (an error while freeing is logged).
 mod cuda;
 mod hip;
+#[cfg(test)]
+mod mock_tests;
 
 use std::ffi::{c_void, CStr};
 use std::sync::Arc;
