@@ -478,3 +478,62 @@ mod tests {
         assert_eq!(sys::hipExtHostRegisterCoarseGrained, sys::hipHostRegisterReadOnly);
     }
 }
+
+/// This driver against the HIP shim in fake mode (devices on the host, no GPU): what the HIP
+/// calls receive, recorded by the shim. Run by scripts/test-hip-shim.sh, which builds the shim
+/// and sets UNICORN_HIP_LIB, HIPSHIM_FAKE=gfx1100:discrete,gfx1103:integrated and HIPSHIM_LOG.
+#[cfg(test)]
+mod shim_tests {
+    use super::*;
+    use crate::gpu::{Gpu, HostMemory};
+    use std::sync::Arc;
+
+    fn log() -> String {
+        std::fs::read_to_string(std::env::var("HIPSHIM_LOG").expect("HIPSHIM_LOG")).unwrap_or_default()
+    }
+
+    #[test]
+    #[ignore = "needs the HIP shim: scripts/test-hip-shim.sh"]
+    fn through_the_shim_the_apu_gets_coarse_grained_memory_and_survives_refusals() {
+        assert_eq!(std::env::var("HIPSHIM_FAKE").as_deref(), Ok("gfx1100:discrete,gfx1103:integrated"), "run by scripts/test-hip-shim.sh");
+        // The APU, listed second, is chosen; integrated comes from hipDeviceProp_t.
+        let d = HipDriver::open().expect("the shim loads with every symbol hip-sys resolves");
+        assert_eq!((d.device, d.arch.as_str(), d.integrated()), (1, "gfx1103", true));
+        assert_eq!(d.code_object_name(), "unicorn-gfx1103.hsaco");
+        let gpu = Arc::new(Gpu { driver: Box::new(d) });
+
+        // Activations, KV, copied weights: hipHostMalloc with hipHostMallocNonCoherent alone.
+        let m = HostMemory::new(&gpu, 1 << 20).unwrap();
+        assert!(log().contains("hipHostMalloc size=1048576 flags=0x80000000 "), "{}", log());
+        assert!(log().contains(&format!("hipHostGetDevicePointer host={:p} -> 0", m.ptr)), "{}", log());
+        drop(m);
+
+        // The probe: a 64 MiB file mapping, registered Mapped|CoarseGrained from an unaligned
+        // address.
+        gpu.can_register_file_mappings().unwrap();
+        let reg = log().lines().find(|l| l.starts_with("hipHostRegister ")).unwrap_or_default().to_string();
+        assert!(reg.contains("flags=0xa ") && reg.contains(&format!("size={}", super::super::PROBE_FILE_BYTES - 1000 - super::super::PROBE_OFFSET)), "{reg}");
+        let ptr = usize::from_str_radix(reg.split("ptr=0x").nth(1).unwrap().split(' ').next().unwrap(), 16).unwrap();
+        assert_ne!(ptr % 4096, 0, "the probed range starts unaligned");
+
+        // A registration the runtime refuses (injected): the load goes on with a copy.
+        // SAFETY: single-threaded test (the script runs it alone); the shim reads it per call.
+        unsafe { std::env::set_var("HIPSHIM_FAIL", "hipHostRegister:1") };
+        let path = std::env::temp_dir().join(format!("unicorn-shim-model-{}", std::process::id()));
+        std::fs::write(&path, vec![7u8; 3 * 4096]).unwrap();
+        let f = std::fs::File::open(&path).unwrap();
+        // SAFETY: maps the file read-only; unmapped below, after the buffer is dropped.
+        let base = unsafe { libc::mmap(std::ptr::null_mut(), 3 * 4096, libc::PROT_READ, libc::MAP_SHARED, std::os::fd::AsRawFd::as_raw_fd(&f), 0) };
+        assert_ne!(base, libc::MAP_FAILED);
+        // SAFETY: inside the mapping, which outlives the buffer.
+        let mem = unsafe { crate::buffer::Memory::borrowed((base as *mut u8).add(100), 8000, Some(&gpu)) }.expect("never a NULL buffer");
+        assert_eq!(mem.base(), (base as *mut u8).wrapping_add(100));
+        let l = log();
+        assert!(l.contains("size=8000 flags=0xa -> 1 (injected)"), "{l}");
+        assert!(l.contains("size=8000 flags=0xa cuda_flags=0xa -> 0"), "the copy is registered: {l}");
+        drop(mem);
+        // SAFETY: mapped above.
+        unsafe { libc::munmap(base, 3 * 4096) };
+        let _ = std::fs::remove_file(&path);
+    }
+}
