@@ -17,7 +17,8 @@
 //   HIPSHIM_LOG=FILE      one line per memory, stream, event, module and graph call (not per
 //                         launch): its name, arguments and flags as received, and its result
 //   HIPSHIM_FAIL=NAME[:N] the first N (default: every) calls of hip function NAME return
-//                         hipErrorInvalidValue, without calling CUDA (read at each call)
+//                         hipErrorInvalidValue, without calling CUDA (read at each call);
+//                         NAME@K: only its K-th call
 //   HIPSHIM_INTEGRATED=1  report the GPU as integrated (hipDeviceProp_t.integrated), so the
 //                         caller takes its APU path (host memory the GPU reads in place)
 //   HIPSHIM_FAKE=ARCH:KIND,...  no CUDA at all: devices as listed (KIND integrated or
@@ -104,18 +105,17 @@ static int injected(const char* name) {
   const char* spec = getenv("HIPSHIM_FAIL");
   if (!spec || !*spec) return 0;
   size_t n = strlen(name);
-  if (strncmp(spec, name, n) != 0 || (spec[n] != 0 && spec[n] != ':')) return 0;
+  if (strncmp(spec, name, n) != 0 || (spec[n] != 0 && spec[n] != ':' && spec[n] != '@')) return 0;
   long limit = spec[n] == ':' ? strtol(spec + n + 1, NULL, 10) : -1;
+  long only = spec[n] == '@' ? strtol(spec + n + 1, NULL, 10) : 0;
   int fail = 0;
   pthread_mutex_lock(&g.lock);
   int i = 0;
   while (i < 64 && fail_names[i] && strcmp(fail_names[i], name) != 0) i++;
   if (i < 64) {
     fail_names[i] = name;  // a string literal of this file
-    if (limit < 0 || fail_counts[i] < limit) {
-      fail_counts[i]++;
-      fail = 1;
-    }
+    int call = ++fail_counts[i];  // calls seen, this one included
+    fail = only > 0 ? call == only : (limit < 0 || call <= limit);
   }
   pthread_mutex_unlock(&g.lock);
   return fail;
