@@ -80,6 +80,9 @@ static struct {
 } g = {.once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER};
 static __thread int t_device;
 static __thread hipError_t t_last_error;
+// The context this thread last made current through the shim: a call on the same device does
+// not set it again (HIP's current device is per thread, as a CUDA current context is).
+static __thread CUcontext t_ctx;
 
 // ---- recording and fault injection ------------------------------------------------------
 static void record(const char* fmt, ...) {
@@ -219,12 +222,19 @@ static hipError_t bind(void) {
   if (e != hipSuccess) return e;
   if (t_device < 0 || t_device >= g.count) return hipErrorInvalidDevice;
   if (g.fake) return hipSuccess;
-  pthread_mutex_lock(&g.lock);
   CUresult r = CUDA_SUCCESS;
-  if (!g.ctx[t_device]) r = p_cuDevicePrimaryCtxRetain(&g.ctx[t_device], g.dev[t_device]);
-  pthread_mutex_unlock(&g.lock);
+  if (!__atomic_load_n(&g.ctx[t_device], __ATOMIC_ACQUIRE)) {
+    pthread_mutex_lock(&g.lock);
+    CUcontext c = g.ctx[t_device];
+    if (!c) r = p_cuDevicePrimaryCtxRetain(&c, g.dev[t_device]);
+    if (r == CUDA_SUCCESS) __atomic_store_n(&g.ctx[t_device], c, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&g.lock);
+  }
   if (r != CUDA_SUCCESS) return from_cu(r);
-  return from_cu(p_cuCtxSetCurrent(g.ctx[t_device]));
+  if (t_ctx == g.ctx[t_device]) return hipSuccess;
+  r = p_cuCtxSetCurrent(g.ctx[t_device]);
+  if (r == CUDA_SUCCESS) t_ctx = g.ctx[t_device];
+  return from_cu(r);
 }
 
 #define BIND()                          \
