@@ -99,7 +99,7 @@ if [ "$mode" = bench ] || [ "$mode" = all ]; then
       "$bin/llama-completion" -m "$tiny" -p "$p" -n 32 --temp 0 --ignore-eos -no-cnv --backend unicorn \
       > "$OUT/tok-apu-$fail.txt" 2> "$OUT/tok-apu-$fail.log"
     say "APU path, model loaded (injected failure: $fail): rc=$? text==CUDA path: $(cmp -s "$OUT/tok-cuda.txt" "$OUT/tok-apu-$fail.txt" && echo yes || echo NO);" \
-      "registrations: $(grep -c '^hipHostRegister' "$OUT/apu-model-$fail.calls") ($(grep -o 'flags=0x[0-9a-f]* .*-> [0-9]*' "$OUT/apu-model-$fail.calls" | grep -c injected) refused);" \
+      "hipHostRegister calls: $(grep -c '^hipHostRegister ' "$OUT/apu-model-$fail.calls") ($(grep '^hipHostRegister ' "$OUT/apu-model-$fail.calls" | grep -c injected) refused, flags $(grep -o '^hipHostRegister .*flags=0x[0-9a-f]*' "$OUT/apu-model-$fail.calls" | grep -o 'flags=0x[0-9a-f]*' | sort -u | xargs));" \
       "$(grep -m1 -oE 'refused to register [0-9.]+ MiB|used in place[^;]*' "$OUT/tok-apu-$fail.log")"
   done
   say "llama-bench on $(basename "$model")"

@@ -355,7 +355,8 @@ impl Driver for HipDriver {
     unsafe fn graph_add_kernel(&self, graph: Handle, after: Option<Handle>, k: &KernelCall, params: &mut [*mut c_void]) -> Result<Handle> {
         self.bind()?;
         // A module function (hipFunction_t) as the node's `func`: ROCm's graph code takes it as
-        // such when it is no registered host function (clr hip_graph_internal.hpp, getFunc).
+        // such when it is no registered host function (clr hip_graph_internal.hpp, getFunc:
+        // StatCO::getStatFunc answers hipErrorInvalidSymbol for it, hip_code_object.cpp).
         let p = node_params(k, params);
         let deps: Vec<sys::hipGraphNode_t> = after.map(|n| n as sys::hipGraphNode_t).into_iter().collect();
         let mut node = std::ptr::null_mut();
