@@ -11,6 +11,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$here/scripts/common.sh"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+bash "$here/scripts/setup-llama.sh" >&2   # ggml-sys builds against it (seconds when cached)
 bash "$here/scripts/build-hip-shim.sh" "$work"
 cd "$here"
 export UNICORN_HIP_LIB=$work/libhip-cuda-shim.so HIPSHIM_FAKE=gfx1100:discrete,gfx1103:integrated HIPSHIM_LOG=$work/calls.log
