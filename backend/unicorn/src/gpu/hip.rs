@@ -140,7 +140,13 @@ impl HipDriver {
         let lib = std::env::var("UNICORN_HIP_LIB").ok().filter(|v| !v.trim().is_empty());
         let candidates: Vec<&str> = lib.as_deref().into_iter().collect();
         // SAFETY: loads a HIP runtime, whose symbols have the declared signatures.
-        let hip = unsafe { sys::Hip::load(&candidates) }?;
+        let hip = unsafe { sys::Hip::load(&candidates) }.map_err(|e| {
+            if e.contains("hipGetDevicePropertiesR0600") {
+                format!("{e} (ROCm 6 or newer is needed)")
+            } else {
+                e
+            }
+        })?;
         let mut d = HipDriver { hip, device: 0, name: String::new(), arch: String::new(), integrated: false };
         let mut devices = vec![];
         // SAFETY: plain runtime calls with valid out-pointers; the property struct has the
