@@ -48,7 +48,9 @@ for side in hip cuda; do
   "${run[@]}" "$bin/llama-cli" --list-devices > "$OUT/devices-$side.txt" 2>&1
   say "$side path: $(grep -m1 -E 'UNICORN_IGPU0' "$OUT/devices-$side.txt" | sed 's/^ *//')"
 done
-grep -q 'HIP' "$OUT/devices-hip.txt" || { say "the HIP path did not open the shim:"; grep -m3 unicorn: "$OUT/devices-hip.txt"; exit 1; }
+# The device line names the runtime: "GPU engine on <name> (sm_90, HIP)".
+grep -qE 'UNICORN_IGPU0.*, HIP\)' "$OUT/devices-hip.txt" || { say "the HIP path did not open the shim:"; grep -m3 unicorn: "$OUT/devices-hip.txt"; exit 1; }
+grep -qE 'UNICORN_IGPU0.*, CUDA\)' "$OUT/devices-cuda.txt" || { say "the CUDA path did not open CUDA:"; grep -m3 unicorn: "$OUT/devices-cuda.txt"; exit 1; }
 
 tbo() { # name, env..., -- args...
   local name=$1; shift
