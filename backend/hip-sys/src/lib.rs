@@ -58,6 +58,9 @@ pub const hipEventDisableTiming: c_uint = 2;
 #[repr(C, align(8))]
 pub struct hipDeviceProp_tR0600 {
     pub bytes: [u8; HIP_DEVICE_PROP_R0600_SIZE],
+    /// Room past the end: a runtime whose struct grew (under the same symbol) writes into it
+    /// instead of past the allocation.
+    pub spare: [u8; 2048],
 }
 pub const HIP_DEVICE_PROP_R0600_SIZE: usize = 1472;
 /// `char name[256]`
@@ -69,7 +72,7 @@ pub const HIP_DEVICE_PROP_R0600_GCN_ARCH_NAME: usize = 1160;
 
 impl hipDeviceProp_tR0600 {
     pub fn zeroed() -> Self {
-        hipDeviceProp_tR0600 { bytes: [0; HIP_DEVICE_PROP_R0600_SIZE] }
+        hipDeviceProp_tR0600 { bytes: [0; HIP_DEVICE_PROP_R0600_SIZE], spare: [0; 2048] }
     }
     fn c_string(&self, at: usize) -> String {
         let b = &self.bytes[at..at + 256];
