@@ -162,15 +162,18 @@ impl HipDriver {
                 devices.push(DeviceInfo { index: i, name: p.name(), arch, integrated: p.integrated() != 0 });
             }
         }
+        // Said before the choice: with an override to an ISA Unicorn has no kernels for, no
+        // device is chosen, and this line is the explanation.
+        if let Some(v) = std::env::var("HSA_OVERRIDE_GFX_VERSION").ok().filter(|v| !v.is_empty()) {
+            let reported = devices.iter().map(|d| d.arch.as_str()).collect::<Vec<_>>().join(", ");
+            log_warn!("{}", hsa_override_note(&v, &reported));
+        }
         let wanted = std::env::var("UNICORN_HIP_DEVICE").ok().filter(|v| !v.trim().is_empty()).map(|v| v.trim().parse::<i32>().map_err(|_| format!("UNICORN_HIP_DEVICE={v:?} is not a device number")));
         let wanted = wanted.transpose()?;
         let (i, why) = choose_device(&devices, wanted)?;
         let chosen = &devices[i];
         (d.device, d.name, d.arch, d.integrated) = (chosen.index, chosen.name.clone(), chosen.arch.clone(), chosen.integrated);
         log_info!("HIP ({}): device {} of {}: {} ({}, {}): {why}", d.hip.library, d.device, devices.len(), d.name, d.arch, if d.integrated { "integrated" } else { "discrete" });
-        if let Some(v) = std::env::var("HSA_OVERRIDE_GFX_VERSION").ok().filter(|v| !v.is_empty()) {
-            log_warn!("{}", hsa_override_note(&v, &d.arch));
-        }
         Ok(d)
     }
 
@@ -474,6 +477,13 @@ mod tests {
         }
         assert_eq!(code_object_for("sm_90"), Some("unicorn-cuda.fatbin"));
         assert_eq!(code_object_for("gfx1030"), None);
+    }
+
+    #[test]
+    fn the_hsa_override_line_says_what_it_does_and_what_to_do() {
+        let n = hsa_override_note("11.0.0", "gfx1100");
+        assert!(n.contains("HSA_OVERRIDE_GFX_VERSION=11.0.0") && n.contains("reports gfx1100"), "{n}");
+        assert!(n.contains("unset HSA_OVERRIDE_GFX_VERSION") && n.contains("gfx1103"), "{n}");
     }
 
     #[test]
