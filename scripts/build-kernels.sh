@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Compiles the GPU kernels (kernels/hip/unicorn.cu, which #includes every op file) and checks
 # what came out:
-#   unicorn-gfx1103.hsaco  hipcc --genco for gfx1103 (clang offload bundle, hipModuleLoadData)
+#   unicorn-gfxNNNN.hsaco  hipcc --genco for one RDNA3 / RDNA3.5 GPU (clang offload bundle,
+#                          hipModuleLoadData): gfx1103 (Radeon 780M/760M, Phoenix), gfx1100,
+#                          gfx1101, gfx1102 (RX 7000), gfx1150 (890M, Strix Point), gfx1151
+#                          (8060S, Strix Halo); the HIP driver loads the one of its GPU
 #   unicorn-cuda.fatbin    nvcc -fatbin: sm_90 SASS + compute_90 PTX (cuModuleLoadData; newer
 #                          GPUs JIT the PTX)
-# The check: the bundle lists hipv4-amdgcn-amd-amdhsa--gfx1103 and that entry, unbundled, is an
-# EM_AMDGPU ELF for gfx1103; the fatbin holds an sm_90 ELF and PTX; both objects hold the same
+# The check, per gfx target: the bundle lists hipv4-amdgcn-amd-amdhsa--gfxNNNN and that entry,
+# unbundled, is an EM_AMDGPU ELF whose machine flag is EF_AMDGPU_MACH_AMDGCN_GFXNNNN and whose
+# metadata target is gfxNNNN; the fatbin holds an sm_90 ELF and PTX; all objects hold the same
 # ucn_* kernels; a table of registers and spills per kernel (a spill is a warning line).
 #
-#   scripts/build-kernels.sh [--target cuda|gfx1103|all] [OUTDIR]   (default build/bin/unicorn-kernels)
-#   scripts/build-kernels.sh [--target ...] --check kernels/hip/foo.cu [more.cu ...]
+#   scripts/build-kernels.sh [--target T] [OUTDIR]   (default build/bin/unicorn-kernels)
+#   scripts/build-kernels.sh [--target T] --check kernels/hip/foo.cu [more.cu ...]
+#
+#   T: all (gfx1103 + cuda, the default), gfx11 (the six gfx targets), all-gfx11 (the six and
+#   cuda), cuda, or one of gfx1100 gfx1101 gfx1102 gfx1103 gfx1150 gfx1151
 #
 # --check compiles each file on its own for the targets (nothing cached or copied) and prints
 # the compilers' errors as they are. Outputs are cached in $UNICORN_CACHE/kernels/, keyed by a
@@ -19,13 +26,13 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 UNICORN_CACHE=${UNICORN_CACHE:-$HOME/.cache/unicorn}
 
-HIP_FLAGS=(--genco --offload-arch=gfx1103 -O3 -std=c++17)
+HIP_FLAGS=(--genco -O3 -std=c++17) # plus --offload-arch=<target>
+GFX11=(gfx1100 gfx1101 gfx1102 gfx1103 gfx1150 gfx1151)
 # shellcheck disable=SC2054 # the commas belong to nvcc's -gencode values
 CUDA_FLAGS=(-fatbin -O3 -std=c++17 -gencode arch=compute_90,code=sm_90
   -gencode arch=compute_90,code=compute_90 -Xptxas -v)
-HIP_BUNDLE_ID=hipv4-amdgcn-amd-amdhsa--gfx1103
-HSACO=unicorn-gfx1103.hsaco
 FATBIN=unicorn-cuda.fatbin
+out_name() { if [ "$1" = cuda ]; then echo "$FATBIN"; else echo "unicorn-$1.hsaco"; fi; }
 
 say() { echo "[kernels] $*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -42,13 +49,19 @@ while [ $# -gt 0 ]; do
   *) [ -z "$outdir" ] || usage; outdir=$1; shift ;;
   esac
 done
-case $target in cuda) targets=(cuda) ;; gfx1103) targets=(gfx1103) ;; all) targets=(gfx1103 cuda) ;; *) usage ;; esac
+case $target in
+cuda) targets=(cuda) ;;
+all) targets=(gfx1103 cuda) ;;
+gfx11) targets=("${GFX11[@]}") ;;
+all-gfx11) targets=("${GFX11[@]}" cuda) ;;
+*) [[ " ${GFX11[*]} " == *" $target "* ]] || usage; targets=("$target") ;;
+esac
 outdir=${outdir:-$here/build/bin/unicorn-kernels}
 
 # Toolchains (installed and cached on first use).
 need=all
 [ "$target" = cuda ] && need=cuda
-[ "$target" = gfx1103 ] && need=hip
+[[ " ${targets[*]} " == *" cuda "* ]] || need=hip
 toolchains=$(bash "$here/scripts/setup-gpu-toolchains.sh" "$need") || die "toolchain set-up failed"
 eval "$toolchains"
 
@@ -66,23 +79,26 @@ in_hip() {
   "${chroot_cmd[@]}" "$UCN_HIP_ROOT" /usr/bin/env -i PATH=/usr/bin:/bin LC_ALL=C.UTF-8 HOME=/tmp \
     /bin/sh -c 'cd "$0" && exec "$@"' "$dir" "$@"
 }
-if [[ " ${targets[*]} " == *" gfx1103 "* ]]; then
+if [ "$need" != cuda ]; then
   hwork=$(mktemp -d -p "$UCN_HIP_ROOT/tmp" unicorn-kernels.XXXXXX)
   hdir=/tmp/$(basename "$hwork") # the same folder, seen from inside the root
 fi
 
 # --- compiling --------------------------------------------------------------------------
 # Each compile: SRC (repo-relative) OUT LOG; compiler messages go to LOG, exit status kept.
-compile_gfx1103() {
-  local src=$1 out=$2 log=$3 extra=("${@:4}") rc=0
-  rm -rf "$hwork/kernels"; mkdir -p "$hwork/kernels"
-  cp -a "$here/kernels/hip" "$hwork/kernels/hip"
+# compile_gfx ARCH SRC OUT LOG [extra flags]: in a folder of its own (targets compile in
+# parallel).
+compile_gfx() {
+  local arch=$1 src=$2 out=$3 log=$4 extra=("${@:5}") rc=0
+  local w=$hwork/$arch d=$hdir/$arch
+  rm -rf "$w"; mkdir -p "$w/kernels"
+  cp -a "$here/kernels/hip" "$w/kernels/hip"
   local in=$src
   if [[ $src != kernels/hip/* ]]; then # a file elsewhere (--check): copied in, as ext/NAME
-    in=ext/$(basename "$src"); mkdir -p "$hwork/ext"; cp "$src" "$hwork/$in"
+    in=ext/$(basename "$src"); mkdir -p "$w/ext"; cp "$src" "$w/$in"
   fi
-  in_hip "$hdir" hipcc "${HIP_FLAGS[@]}" "${extra[@]}" -o out.hsaco "$in" > "$log" 2>&1 || rc=$?
-  [ $rc = 0 ] && cp "$hwork/out.hsaco" "$out"
+  in_hip "$d" hipcc "${HIP_FLAGS[@]}" --offload-arch="$arch" "${extra[@]}" -o out.hsaco "$in" > "$log" 2>&1 || rc=$?
+  [ $rc = 0 ] && cp "$w/out.hsaco" "$out"
   return $rc
 }
 compile_cuda() {
@@ -91,27 +107,32 @@ compile_cuda() {
 }
 
 # --- checking ---------------------------------------------------------------------------
-# check_gfx1103 HSACO NAME: the bundle holds gfx1103, an EM_AMDGPU ELF; writes NAME.kernels
-# (one per line) and NAME.res (kernel sgpr vgpr sgpr_spill vgpr_spill scratch lds).
-check_gfx1103() {
-  local f=$1 name=$2 label=$3 entries hdr notes
-  cp "$f" "$hwork/check.hsaco"
-  entries=$(in_hip "$hdir" clang-offload-bundler-17 --list --type=o --input=check.hsaco) ||
-    { say "gfx1103: $f is not a clang offload bundle"; return 1; }
-  grep -qx "$HIP_BUNDLE_ID" <<< "$entries" ||
-    { say "gfx1103: bundle entries are [${entries//$'\n'/ }], no $HIP_BUNDLE_ID"; return 1; }
-  in_hip "$hdir" clang-offload-bundler-17 --unbundle --type=o --input=check.hsaco \
-    --targets="$HIP_BUNDLE_ID" --output=check.co || return 1
-  hdr=$(in_hip "$hdir" llvm-readelf-17 -h check.co)
-  grep -Eq 'Machine: +EM_AMDGPU' <<< "$hdr" || { say "gfx1103: unbundled entry is not EM_AMDGPU"; echo "$hdr" >&2; return 1; }
-  # e_flags low byte: EF_AMDGPU_MACH_AMDGCN_GFX1103 = 0x44.
-  grep -Eq 'Flags: +0x[0-9a-f]*44$' <<< "$hdr" || { say "gfx1103: ELF flags are not gfx1103"; echo "$hdr" >&2; return 1; }
-  notes=$(in_hip "$hdir" llvm-readelf-17 --notes check.co)
-  grep -q 'amdhsa.target: *amdgcn-amd-amdhsa--gfx1103$' <<< "$notes" || { say "gfx1103: metadata target is not gfx1103"; return 1; }
-  say "gfx1103: $label: bundle [${entries//$'\n'/ }], $HIP_BUNDLE_ID is an EM_AMDGPU ELF," \
-    "flags $(awk '/Flags:/ {print $2}' <<< "$hdr"), ABI version $(awk '/ABI Version:/ {print $3}' <<< "$hdr")," \
-    "$(in_hip "$hdir" stat -c %s check.co) bytes"
-  in_hip "$hdir" llvm-readelf-17 -s --wide check.co | awk '$4 == "OBJECT" && $8 ~ /\.kd$/ {sub(/\.kd$/, "", $8); print $8}' |
+# check_gfx ARCH HSACO NAME LABEL: the bundle holds ARCH, an EM_AMDGPU ELF whose machine flag
+# is EF_AMDGPU_MACH_AMDGCN_<ARCH> (as llvm-readobj names it) and whose metadata target is
+# ARCH; writes NAME.kernels (one per line) and NAME.res (kernel sgpr vgpr sgpr_spill
+# vgpr_spill scratch lds).
+check_gfx() {
+  local arch=$1 f=$2 name=$3 label=$4 entries hdr mach notes
+  local id=hipv4-amdgcn-amd-amdhsa--$arch d=$hdir/$arch w=$hwork/$arch
+  mkdir -p "$w"
+  cp "$f" "$w/check.hsaco"
+  entries=$(in_hip "$d" clang-offload-bundler-17 --list --type=o --input=check.hsaco) ||
+    { say "$arch: $f is not a clang offload bundle"; return 1; }
+  grep -qx "$id" <<< "$entries" ||
+    { say "$arch: bundle entries are [${entries//$'\n'/ }], no $id"; return 1; }
+  in_hip "$d" clang-offload-bundler-17 --unbundle --type=o --input=check.hsaco \
+    --targets="$id" --output=check.co || return 1
+  hdr=$(in_hip "$d" llvm-readelf-17 -h check.co)
+  grep -Eq 'Machine: +EM_AMDGPU' <<< "$hdr" || { say "$arch: unbundled entry is not EM_AMDGPU"; echo "$hdr" >&2; return 1; }
+  # e_flags' machine field, by name (gfx1103: EF_AMDGPU_MACH_AMDGCN_GFX1103 (0x44)).
+  mach=$(in_hip "$d" llvm-readobj-17 -h check.co | grep -oE 'EF_AMDGPU_MACH_AMDGCN_GFX[0-9A-F]+ \(0x[0-9A-Fa-f]+\)')
+  [[ $mach == "EF_AMDGPU_MACH_AMDGCN_${arch^^} "* ]] || { say "$arch: ELF machine flag is [$mach], not ${arch^^}"; echo "$hdr" >&2; return 1; }
+  notes=$(in_hip "$d" llvm-readelf-17 --notes check.co)
+  grep -q "amdhsa.target: *amdgcn-amd-amdhsa--$arch\$" <<< "$notes" || { say "$arch: metadata target is not $arch"; return 1; }
+  say "$arch: $label: bundle [${entries//$'\n'/ }], $id is an EM_AMDGPU ELF," \
+    "$mach, ABI version $(awk '/ABI Version:/ {print $3}' <<< "$hdr")," \
+    "$(in_hip "$d" stat -c %s check.co) bytes"
+  in_hip "$d" llvm-readelf-17 -s --wide check.co | awk '$4 == "OBJECT" && $8 ~ /\.kd$/ {sub(/\.kd$/, "", $8); print $8}' |
     sort -u > "$work/$name.kernels"
   # AMDGPU metadata (YAML): one "  - " item per kernel under amdhsa.kernels.
   awk 'function flush() { if (k != "") print k, v["sgpr_count"]+0, v["vgpr_count"]+0, v["sgpr_spill_count"]+0,
@@ -168,7 +189,7 @@ report() {
       }
       h1 = sprintf("%-28s", ""); h2 = sprintf("%-28s", "kernel")
       for (i = 1; i <= nn; i++) {
-        if (T[i] == "gfx1103") { h1 = h1 sprintf(" | %-35s", "gfx1103"); h2 = h2 " | sgpr vgpr spill(s/v) scratch   lds" }
+        if (T[i] ~ /^gfx/) { h1 = h1 sprintf(" | %-35s", T[i]); h2 = h2 " | sgpr vgpr spill(s/v) scratch   lds" }
         else { h1 = h1 sprintf(" | %-35s", "sm_90"); h2 = h2 " | regs spill(st/ld B) stack  smem" }
       }
       print h1; print h2
@@ -177,9 +198,9 @@ report() {
       for (i = 1; i <= nn; i++) {
         if (!((i, k) in R)) { row = row sprintf(" | %-34s", "(missing)"); continue }
         split(R[i, k], a, " ")
-        if (T[i] == "gfx1103") {
+        if (T[i] ~ /^gfx/) {
           row = row sprintf(" | %4d %4d %10s %7d %5d", a[2], a[3], a[4] "/" a[5], a[6], a[7])
-          if (a[4] + a[5] > 0) W[++nw] = k " spills on gfx1103 (" a[4] " SGPRs, " a[5] " VGPRs)"
+          if (a[4] + a[5] > 0) W[++nw] = k " spills on " T[i] " (" a[4] " SGPRs, " a[5] " VGPRs)"
         } else {
           row = row sprintf(" | %4d %14s %5d %5d", a[2], a[3] "/" a[4], a[5], a[6])
           if (a[3] + a[4] > 0) W[++nw] = k " spills on sm_90 (" a[3] " bytes stored, " a[4] " loaded)"
@@ -195,8 +216,9 @@ report() {
 src_hash=$(cd "$here" && find kernels/hip -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 key_of() {
   case $1 in
-  gfx1103) { echo "$src_hash"; echo "${HIP_FLAGS[*]}"; cat "$(dirname "$UCN_HIP_ROOT")/.ready"; } ;;
   cuda) { echo "$src_hash"; echo "${CUDA_FLAGS[*]}"; "$UCN_CUDA_BIN/nvcc" --version; } ;;
+  gfx1103) { echo "$src_hash"; echo "${HIP_FLAGS[*]}" | sed 's/^--genco /--genco --offload-arch=gfx1103 /'; cat "$(dirname "$UCN_HIP_ROOT")/.ready"; } ;;
+  *) { echo "$src_hash"; echo "${HIP_FLAGS[*]} --offload-arch=$1"; cat "$(dirname "$UCN_HIP_ROOT")/.ready"; } ;;
   esac | sha256sum | cut -c1-16
 }
 
@@ -208,7 +230,8 @@ compile_all() {
   for t in "${targets[@]}"; do
     (
       t0=$EPOCHREALTIME st=0
-      "compile_$t" "$src" "$work/$t.out" "$work/$t.log" "$@" || st=$?
+      if [ "$t" = cuda ]; then compile_cuda "$src" "$work/$t.out" "$work/$t.log" "$@" || st=$?
+      else compile_gfx "$t" "$src" "$work/$t.out" "$work/$t.log" "$@" || st=$?; fi
       echo "$st $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}')" > "$work/$t.status"
     ) &
     pids+=($!)
@@ -242,8 +265,8 @@ if [ ${#check[@]} -gt 0 ]; then
     if ! compile_all "$rel" -I kernels/hip; then rc=1; continue; fi
     names=()
     for t in "${targets[@]}"; do
-      if [ "$t" = gfx1103 ]; then check_gfx1103 "$work/$t.out" "$t" "$rel" || rc=1
-      else check_cuda "$work/$t.out" "$work/$t.log" "$t" "$rel" || rc=1; fi
+      if [ "$t" = cuda ]; then check_cuda "$work/$t.out" "$work/$t.log" "$t" "$rel" || rc=1
+      else check_gfx "$t" "$work/$t.out" "$t" "$rel" || rc=1; fi
       names+=("$t")
     done
     report "${names[@]}" || rc=1
@@ -275,16 +298,16 @@ fi
 outputs=() sizes=
 for t in "${targets[@]}"; do
   c=$UNICORN_CACHE/kernels/$t-$(key_of "$t")
-  [ "$t" = gfx1103 ] && out=$HSACO || out=$FATBIN
+  out=$(out_name "$t")
   if [ ! -e "$c/.ok" ]; then # freshly built: check, then cache
-    if [ "$t" = gfx1103 ]; then check_gfx1103 "$work/$t.out" "$t" "$out" || die "gfx1103 code object check failed"
-    else check_cuda "$work/$t.out" "$work/$t.log" "$t" "$out" || die "fatbin check failed"; fi
+    if [ "$t" = cuda ]; then check_cuda "$work/$t.out" "$work/$t.log" "$t" "$out" || die "fatbin check failed"
+    else check_gfx "$t" "$work/$t.out" "$t" "$out" || die "$t code object check failed"; fi
     mkdir -p "$c.tmp.$$"
     cp "$work/$t.out" "$c.tmp.$$/$out"; cp "$work/$t.log" "$c.tmp.$$/compile.log"; touch "$c.tmp.$$/.ok"
     mv -T "$c.tmp.$$" "$c" 2>/dev/null || rm -rf "$c.tmp.$$" # another build may have cached it first
   else # cached: check the cached file all the same (cheap)
-    if [ "$t" = gfx1103 ]; then check_gfx1103 "$c/$out" "$t" "$out" || die "cached gfx1103 code object fails its check: rm -r $c"
-    else check_cuda "$c/$out" "$c/compile.log" "$t" "$out" || die "cached fatbin fails its check: rm -r $c"; fi
+    if [ "$t" = cuda ]; then check_cuda "$c/$out" "$c/compile.log" "$t" "$out" || die "cached fatbin fails its check: rm -r $c"
+    else check_gfx "$t" "$c/$out" "$t" "$out" || die "cached $t code object fails its check: rm -r $c"; fi
   fi
   outputs+=("$c/$out")
 done

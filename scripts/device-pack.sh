@@ -5,6 +5,8 @@
 #   bin.tar.xz        the llama.cpp tools and libraries built here (CPU build, dynamic
 #                     backends) and libggml-unicorn.so, stripped
 #   unicorn-kernels/  the kernel code objects (scripts/build-kernels.sh)
+#   libhip-cuda-shim.so  the HIP runtime on CUDA (scripts/build-hip-shim.sh), for
+#                     scripts/device-hip-shim.sh
 #   llama-src.tar.gz  the pinned, patched llama.cpp tree, trimmed (no models/docs/examples/UI,
 #                     only gguf-py when ggml-cuda itself is carried: libggml-cuda.so.xz.*),
 #                     no unused ggml backends), to build ggml-cuda there: the peer we measure
@@ -28,6 +30,7 @@ XZ_OPT=-T2 tar cJf "$out/bin.tar.xz" -C "$stage" bin
 
 # 2. Kernels.
 bash "$here/scripts/build-kernels.sh" --target cuda "$out/unicorn-kernels" >&2
+bash "$here/scripts/build-hip-shim.sh" "$out" >&2
 
 # ggml-cuda built on the device machine by an earlier run (device-gpu.sh brings it back in its
 # files, xz in 15 MiB parts), so a later run need not rebuild it (4-8 minutes there).

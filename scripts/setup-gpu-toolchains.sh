@@ -2,7 +2,9 @@
 # Installs the GPU kernel compilers, idempotently, under $UNICORN_CACHE/toolchains/:
 #   cuda-<key>/        nvcc 13.0 (+ cuobjdump) from PyPI wheels, `pip install --target`
 #   hip-trixie-<key>/  a Debian trixie minbase root with hipcc 5.7.1, clang-17 and
-#                      rocm-device-libs-17 (gfx1103 native), run with chroot
+#                      rocm-device-libs-17 (native gfx1100-gfx1103, gfx1150, gfx1151: its
+#                      oclc_isa_version_*.bc; clang-17 defines __GFX11__ for all six), run
+#                      with chroot
 # Nothing is installed into the host system except the `debootstrap` package.
 #
 #   scripts/setup-gpu-toolchains.sh [cuda|hip|all]     (default: all)
@@ -113,9 +115,12 @@ setup_hip() {
     "${in_root[@]}" apt-get clean
     as_root rm -rf "$dir.tmp/root/var/lib/apt/lists"/* "$dir.tmp/root/usr/share/doc" \
       "$dir.tmp/root/usr/share/man" "$dir.tmp/root/usr/share/locale"
-    # Smoke test: the gfx1103 device libraries are there and a kernel compiles.
-    [ -e "$dir.tmp/root/usr/lib/llvm-17/lib/clang/17/amdgcn/bitcode/oclc_isa_version_1103.bc" ] ||
-      die "rocm-device-libs in the $HIP_SUITE root lack oclc_isa_version_1103.bc"
+    # Smoke test: the device libraries of every gfx11 target are there and a kernel compiles.
+    local v
+    for v in 1100 1101 1102 1103 1150 1151; do
+      [ -e "$dir.tmp/root/usr/lib/llvm-17/lib/clang/17/amdgcn/bitcode/oclc_isa_version_$v.bc" ] ||
+        die "rocm-device-libs in the $HIP_SUITE root lack oclc_isa_version_$v.bc"
+    done
     printf '#include <hip/hip_runtime.h>\nextern "C" __global__ void k(float *p) { p[threadIdx.x] *= 2; }\n' \
       > "$dir.tmp/root/tmp/smoke.hip"
     "${in_root[@]}" hipcc --genco --offload-arch=gfx1103 -O3 -o /tmp/smoke.hsaco /tmp/smoke.hip ||

@@ -55,7 +55,7 @@ build_gfx1103() {
   eval "$toolchains"
   local flags=(-std=c++17 -O1 -ffp-contract=off -fno-strict-aliasing -Wall -Wno-unknown-pragmas -Wno-unused-function
     -Wno-unused-variable -Wno-psabi -Iemu -I../../kernels/hip -D__HIP_PLATFORM_AMD__ -D__HIP_DEVICE_COMPILE__
-    -D__gfx1103__ "${have[@]}" -include emu/hip/hip_runtime.h)
+    -D__gfx1103__ -D__GFX11__ "${have[@]}" -include emu/hip/hip_runtime.h)
   key=$( (cd "$here" && cat kernels/hip/* tests/kernels/kernels.cpp tests/kernels/kernels.h tests/kernels/emu/*.h \
     tests/kernels/emu/hip/*; echo "${flags[*]}") | sha256sum | cut -c1-16)
   if [ -f "$build/gfx1103/kernels.o" ] && [ "$(cat "$build/gfx1103/key" 2>/dev/null)" = "$key" ]; then

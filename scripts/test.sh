@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds (llama.cpp cached), then runs
-#   0. the GPU kernels: compiled for gfx1103 and sm_90, code objects checked (build-kernels.sh),
+#   0. the GPU kernels: compiled for gfx1100-gfx1103, gfx1150, gfx1151 and sm_90, code objects
+#      checked (build-kernels.sh --target all-gfx11),
 #   1. the Rust unit tests (dequantisers, kernels, numerics),
 #   2. llama.cpp's test-backend-ops on UNICORN_NPU0 and UNICORN_IGPU0 (emulated),
 #   3. the integration tests (tokens, KL divergence, server, bench, bad input, placement).
@@ -25,9 +26,10 @@ stage() {
 }
 
 cd "$here"
-stage "kernels: gfx1103 + sm_90 compile and code-object check" bash scripts/build-kernels.sh
+stage "kernels: gfx11 family (gfx1100-1103, 1150, 1151) + sm_90 compile and code-object check" bash scripts/build-kernels.sh --target all-gfx11
 stage "kernels: source run on the CPU (emulated GPU threads) vs ggml-cpu" bash scripts/test-kernels-cpu.sh
 stage "cargo test" cargo test --release --workspace
+stage "HIP host path through the HIP shim (fake devices, calls recorded)" bash scripts/test-hip-shim.sh
 stage "unsafe blocks carry SAFETY comments" python3 scripts/check-safety-comments.py
 if hardware_present; then
   say "Phoenix hardware present: test-backend-ops runs on it, not emulated"

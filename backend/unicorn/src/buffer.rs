@@ -13,6 +13,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use crate::gpu::{DeviceMemory, Gpu, HostMemory, HostRegistration, Stream};
+use crate::log::log_warn;
 
 pub const ALIGNMENT: usize = 64;
 
@@ -59,6 +60,39 @@ impl Drop for HostBuffer {
     }
 }
 
+/// Replaces the pages holding `ptr..ptr+size` (whole pages, so a few bytes either side too)
+/// by private anonymous memory with the same content, at the same addresses: `mremap` moves a
+/// filled copy over the old pages in one step, so a reader never sees anything but the same
+/// bytes. The copy is writable (pinning may need write access); nobody writes it. Unmapping the
+/// original mapping later (llama.cpp's `munmap`) unmaps the copy with it.
+///
+/// # Safety
+/// The range is mapped and readable; nothing relies on its pages staying file-backed.
+pub unsafe fn replace_with_copy(ptr: *mut u8, size: usize) -> Result<(), String> {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+    let start = (ptr as usize) & !(page - 1);
+    let len = (ptr as usize + size.max(1)).next_multiple_of(page) - start;
+    let os = || std::io::Error::last_os_error();
+    // SAFETY: a fresh anonymous mapping.
+    let tmp = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) };
+    if tmp == libc::MAP_FAILED {
+        return Err(format!("copying {len} bytes of the mapped model: out of memory ({})", os()));
+    }
+    // SAFETY: both ranges are `len` readable bytes (caller contract for the source, whole pages
+    // of the same mapping); the new mapping is writable.
+    unsafe { std::ptr::copy_nonoverlapping(start as *const u8, tmp as *mut u8, len) };
+    // SAFETY: moves our new mapping over the old pages (MREMAP_FIXED unmaps what was there).
+    let moved = unsafe { libc::mremap(tmp, len, len, libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED, start as *mut libc::c_void) };
+    if moved == libc::MAP_FAILED {
+        let e = os();
+        // SAFETY: still our mapping, unused.
+        unsafe { libc::munmap(tmp, len) };
+        return Err(format!("moving the copy of the mapped model in place failed: {e}"));
+    }
+    Ok(())
+}
+
 /// Where a buffer's bytes live.
 pub enum Memory {
     Host(HostBuffer),
@@ -96,12 +130,32 @@ impl Memory {
 
     /// Host memory the caller owns, used in place; registered with `gpu` when given.
     ///
+    /// If the GPU runtime refuses to register the range (file-backed, read-only pages may be
+    /// refused even when the one-time probe passed), the pages are replaced by an anonymous
+    /// copy at the same addresses ([`replace_with_copy`]) and that is registered: the load goes
+    /// on with copied weights instead of failing (llama.cpp throws on a NULL buffer, and
+    /// places tensors at the mapping's addresses, so the copy must live there).
+    ///
     /// # Safety
-    /// `ptr..ptr+size` is mapped and stays mapped for as long as the returned value lives.
+    /// `ptr..ptr+size` is mapped and stays mapped for as long as the returned value lives, and
+    /// nothing else relies on its pages being file-backed.
     pub unsafe fn borrowed(ptr: *mut u8, size: usize, gpu: Option<&Arc<Gpu>>) -> Result<Memory, String> {
         let registration = match gpu {
             // SAFETY: caller contract.
-            Some(gpu) => Some(unsafe { HostRegistration::new(gpu, ptr, size) }.map_err(|e| format!("registering {size} bytes of mapped model with the GPU: {e}"))?),
+            Some(gpu) => match unsafe { HostRegistration::new(gpu, ptr, size) } {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    log_warn!(
+                        "the GPU runtime refused to register {:.1} MiB of the mapped model file ({e}); those pages are replaced by an anonymous copy at the same address, which is registered (weights copied: {:.1} MiB more memory)",
+                        size as f64 / (1 << 20) as f64,
+                        size as f64 / (1 << 20) as f64
+                    );
+                    // SAFETY: caller contract (the range is mapped; its content is kept).
+                    unsafe { replace_with_copy(ptr, size)? };
+                    // SAFETY: the copy is mapped where the mapping was, for as long.
+                    Some(unsafe { HostRegistration::new(gpu, ptr, size) }.map_err(|e| format!("registering {size} bytes of copied model weights with the GPU: {e}"))?)
+                }
+            },
             None => None,
         };
         Ok(Memory::Borrowed { ptr, size, _registration: registration })

@@ -1,8 +1,9 @@
 //! The GPU layer: one safe interface over two runtimes, so the GPU engine does not know the
 //! vendor.
 //!
-//! - `hip`: the HIP runtime (`hip-sys`, loaded at run time): the product, a Radeon 780M
-//!   (gfx1103) in a Phoenix APU.
+//! - `hip`: the HIP runtime (`hip-sys`, loaded at run time): the product, the iGPU of an RDNA3
+//!   APU (Radeon 780M, gfx1103, in a Phoenix APU). On the NVIDIA machines it runs through
+//!   `backend/hip-cuda-shim` (docs/hip-shim.md).
 //! - `cuda`: the CUDA driver (cudarc, loaded at run time): NVIDIA GPUs, where the same kernel
 //!   source runs for real and is timed against ggml-cuda.
 //!
@@ -11,6 +12,8 @@
 //! [`Stream`], [`Module`]) whose `Drop` never panics (an error while freeing is logged).
 mod cuda;
 mod hip;
+#[cfg(test)]
+mod mock_tests;
 
 use std::ffi::{c_void, CStr};
 use std::sync::Arc;
@@ -62,6 +65,12 @@ pub trait Driver: Send + Sync {
     /// Makes existing host memory readable by the GPU in place.
     unsafe fn host_register(&self, ptr: *mut u8, size: usize, read_only: bool) -> Result<()>;
     unsafe fn host_unregister(&self, ptr: *mut u8) -> Result<()>;
+    /// The device address of host memory from `host_alloc` or `host_register`
+    /// (`hipHostGetDevicePointer`). The default: the host address (unified addressing, as
+    /// the CUDA driver gives for memory it pins).
+    unsafe fn host_device_pointer(&self, ptr: *mut u8) -> Result<DevPtr> {
+        Ok(ptr as DevPtr)
+    }
 
     fn stream_create(&self) -> Result<Handle>;
     unsafe fn stream_destroy(&self, stream: Handle) -> Result<()>;
@@ -138,18 +147,40 @@ pub struct Gpu {
 }
 
 impl Gpu {
-    /// The first GPU of the HIP runtime (the APU's iGPU), else of the CUDA driver. The error
-    /// says, for each runtime, why it gave no device.
+    /// The GPU of the HIP runtime (the APU's iGPU, chosen by architecture), else of the CUDA
+    /// driver. `UNICORN_GPU_RUNTIME=hip` or `cuda` takes that runtime only (`hip` with
+    /// `UNICORN_HIP_LIB` naming the shim runs the HIP path on NVIDIA). The error says, for each
+    /// runtime tried, why it gave no device.
     pub fn open() -> std::result::Result<Arc<Gpu>, String> {
-        let hip = hip::HipDriver::open();
-        let driver: Box<dyn Driver> = match hip {
-            Ok(d) => Box::new(d),
-            Err(hip_why) => match cuda::CudaDriver::open() {
+        let only = crate::env::choice("UNICORN_GPU_RUNTIME", &["hip", "cuda", "auto"]);
+        let driver: Box<dyn Driver> = match only {
+            Some("hip") => Box::new(hip::HipDriver::open().map_err(|e| format!("no GPU (UNICORN_GPU_RUNTIME=hip): {e}"))?),
+            Some("cuda") => Box::new(cuda::CudaDriver::open().map_err(|e| format!("no GPU (UNICORN_GPU_RUNTIME=cuda): {e}"))?),
+            _ => match hip::HipDriver::open() {
                 Ok(d) => Box::new(d),
-                Err(cuda_why) => return Err(format!("no GPU: {hip_why}; {cuda_why}")),
+                Err(hip_why) => match cuda::CudaDriver::open() {
+                    Ok(d) => Box::new(d),
+                    Err(cuda_why) => return Err(format!("no GPU: {hip_why}; {cuda_why}")),
+                },
             },
         };
         Ok(Arc::new(Gpu { driver }))
+    }
+
+    /// Checks that the runtime gives host memory at `ptr` the same device address: the engine
+    /// passes host addresses to kernels (unified addressing, which ROCm on Linux gives for
+    /// `hipHostMalloc` and registered memory). A runtime that maps it elsewhere is refused
+    /// with a clear error, never used with a wrong address.
+    fn check_unified(&self, ptr: *mut u8, what: &str) -> Result<()> {
+        // SAFETY: ptr comes from host_alloc/host_register of this driver (callers).
+        let dev = unsafe { self.driver.host_device_pointer(ptr)? };
+        if dev != ptr as DevPtr {
+            return Err(GpuError(format!(
+                "{what}: the {} runtime maps host address {ptr:p} at device address {dev:#x}; Unicorn needs them equal (unified addressing)",
+                self.driver.runtime()
+            )));
+        }
+        Ok(())
     }
 
     pub fn describe(&self) -> String {
@@ -197,7 +228,10 @@ impl HostMemory {
     pub fn new(gpu: &Arc<Gpu>, size: usize) -> Result<Self> {
         // SAFETY: a plain allocation; the pointer is owned by the returned value.
         let ptr = unsafe { gpu.driver.host_alloc(size.max(1))? };
-        Ok(HostMemory { gpu: gpu.clone(), ptr, size })
+        // Dropped (freed) if the device address differs.
+        let m = HostMemory { gpu: gpu.clone(), ptr, size };
+        gpu.check_unified(ptr, "host memory")?;
+        Ok(m)
     }
 }
 
@@ -227,7 +261,10 @@ impl HostRegistration {
     pub unsafe fn new(gpu: &Arc<Gpu>, ptr: *mut u8, size: usize) -> Result<Self> {
         // SAFETY: caller contract.
         unsafe { gpu.driver.host_register(ptr, size, true)? };
-        Ok(HostRegistration { gpu: gpu.clone(), ptr })
+        // Unregistered on drop if the device address differs.
+        let r = HostRegistration { gpu: gpu.clone(), ptr };
+        gpu.check_unified(ptr, "registered host memory")?;
+        Ok(r)
     }
 }
 
@@ -322,34 +359,60 @@ impl Launch {
 }
 
 impl Gpu {
-    /// Whether this GPU can read a read-only file mapping in place (what a model mapped by
-    /// llama.cpp is), tried once on a one-page temporary file: registration of file-backed,
-    /// read-only pages is up to the runtime and the kernel driver (on amdgpu, a userptr
-    /// registration with `hipHostRegisterReadOnly`).
+    /// Whether this GPU can read a read-only file mapping in place, the way llama.cpp maps a
+    /// model and hands it to `buffer_from_host_ptr`: tried once, on a range like the real one.
+    /// A file of [`PROBE_FILE_BYTES`] (sparse: no disk written) in the cache folder (a disk
+    /// file system, as a model is; not /tmp, often tmpfs), mapped `PROT_READ`/`MAP_SHARED` as
+    /// llama.cpp does, registered from an unaligned address to an unaligned end, its device
+    /// address checked. Registration of file-backed, read-only pages is up to the runtime and
+    /// the kernel driver (on amdgpu a userptr registration); if this refuses, weights are
+    /// copied, and if the real registration refuses later all the same, `buffer` copies them
+    /// in place of the mapping (never a failed load).
     pub fn can_register_file_mappings(self: &Arc<Self>) -> std::result::Result<(), String> {
-        use std::io::Write;
-        let path = std::env::temp_dir().join(format!("unicorn-mmap-probe-{}", std::process::id()));
-        let mut f = std::fs::File::create(&path).map_err(|e| format!("probe file {}: {e}", path.display()))?;
-        let page = 4096;
+        let dir = probe_dir();
+        let path = dir.join(format!("unicorn-mmap-probe-{}", std::process::id()));
         let result = (|| {
-            f.write_all(&vec![0u8; page]).map_err(|e| e.to_string())?;
-            f.flush().map_err(|e| e.to_string())?;
+            let f = std::fs::File::create(&path).map_err(|e| format!("probe file {}: {e}", path.display()))?;
+            f.set_len(PROBE_FILE_BYTES as u64).map_err(|e| format!("probe file {}: {e}", path.display()))?;
+            drop(f);
             let f = std::fs::File::open(&path).map_err(|e| e.to_string())?;
-            // SAFETY: maps one page of a file we own, read-only; unmapped below.
-            let ptr = unsafe {
-                libc::mmap(std::ptr::null_mut(), page, libc::PROT_READ, libc::MAP_SHARED, std::os::fd::AsRawFd::as_raw_fd(&f), 0)
+            // SAFETY: maps a file we own, read-only; unmapped below.
+            let base = unsafe {
+                libc::mmap(std::ptr::null_mut(), PROBE_FILE_BYTES, libc::PROT_READ, libc::MAP_SHARED, std::os::fd::AsRawFd::as_raw_fd(&f), 0)
             };
-            if ptr == libc::MAP_FAILED {
-                return Err("mmap failed".to_string());
+            if base == libc::MAP_FAILED {
+                return Err(format!("mmap of the probe file failed: {}", std::io::Error::last_os_error()));
             }
-            // SAFETY: the page stays mapped until after the registration is dropped.
-            let r = unsafe { HostRegistration::new(self, ptr as *mut u8, page) }.map(drop).map_err(|e| e.to_string());
+            // Unaligned start and end, as a model's tensor range is (a GGUF header before it).
+            let (start, end) = (PROBE_OFFSET, PROBE_FILE_BYTES - 1000);
+            // SAFETY: inside the mapping.
+            let ptr = unsafe { (base as *mut u8).add(start) };
+            // SAFETY: the range stays mapped until after the registration is dropped.
+            let r = unsafe { HostRegistration::new(self, ptr, end - start) }.map(drop).map_err(|e| e.to_string());
             // SAFETY: mapped above, no longer used.
-            unsafe { libc::munmap(ptr, page) };
+            unsafe { libc::munmap(base, PROBE_FILE_BYTES) };
             r
         })();
         let _ = std::fs::remove_file(&path);
-        result
+        result.map_err(|e| format!("{e} (probe: {} MiB read-only file mapping in {}, from offset {PROBE_OFFSET})", PROBE_FILE_BYTES >> 20, dir.display()))
+    }
+}
+
+/// The probe's file size: large enough to cross many page-table boundaries (a model is
+/// hundreds of MiB to GiBs), small enough to take milliseconds.
+pub const PROBE_FILE_BYTES: usize = 64 << 20;
+/// Where the probed range starts in the file: not page-aligned.
+pub const PROBE_OFFSET: usize = 4096 * 3 + 1234;
+
+/// The cache folder (`UNICORN_CACHE`, else ~/.cache/unicorn) if it can be created, else the
+/// temporary folder.
+fn probe_dir() -> std::path::PathBuf {
+    let cache = std::env::var_os("UNICORN_CACHE")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache/unicorn")));
+    match cache {
+        Some(d) if std::fs::create_dir_all(&d).is_ok() => d,
+        _ => std::env::temp_dir(),
     }
 }
 

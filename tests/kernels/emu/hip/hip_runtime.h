@@ -2,8 +2,9 @@
 // emulated GPU of ../device.h in HIP's spelling (wave32 shuffles, __lane_id) and the AMDGCN
 // builtins the kernels call (RDNA3 WMMA, sudot4, perm, fences). Built with clang (the kernels'
 // RDNA3 code uses _Float16 ext_vector_type vectors, a clang extension), with __HIP_PLATFORM_AMD__,
-// __HIP_DEVICE_COMPILE__ and __gfx1103__ defined: kernels/hip/vendor.h takes its HIP branch and
-// defines UCN_RDNA3, as hipcc --offload-arch=gfx1103 does.
+// __HIP_DEVICE_COMPILE__, __gfx1103__ and __GFX11__ defined (clang defines both for gfx1103):
+// kernels/hip/vendor.h takes its HIP branch and defines UCN_RDNA3 (keyed on __GFX11__), as hipcc
+// --offload-arch=gfx1103 does.
 //
 // The builtins follow AMD's RDNA3 ISA; v_wmma_f32_16x16x16_f16 in wave32: lane l holds row l % 16
 // of A and column l % 16 of B, 16 k values each (lanes 16-31 must repeat lanes 0-15: checked),
