@@ -25,6 +25,7 @@ pub mod gguf;
 pub mod gpu;
 pub mod log;
 pub mod ops;
+pub mod placement;
 pub mod plan;
 pub mod probe;
 pub mod quants;
