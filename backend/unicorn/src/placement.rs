@@ -220,9 +220,9 @@ impl Default for CostModel {
 }
 
 impl CostModel {
-    const COLS: usize = 4;
-    const GROUP_ROWS: usize = 64; // 4 cores x 16 packed query rows per column
-    const BLOCK: usize = 16; // keys per block
+    pub const COLS: usize = 4;
+    pub const GROUP_ROWS: usize = 64; // 4 cores x 16 packed query rows per column
+    pub const BLOCK: usize = 16; // keys per block
 
     /// Modelled microseconds of one attention node of `n_q` query rows on the NPU.
     pub fn npu_us(&self, s: &Shape, n_q: usize) -> f64 {
@@ -423,6 +423,36 @@ pub fn time_attention(engine: &dyn Engine, gpu: Option<&Arc<crate::gpu::Gpu>>, s
     // SAFETY: frees the context created above; no tensor of it is used afterwards.
     unsafe { sys::ggml_free(ctx) };
     result
+}
+
+/// The NPU figures the cost model needs, measured on `npu` (the validation script writes them
+/// to the placement file's `npu-calibration` line): one command's latency (a node of one row
+/// against one key block: no work to speak of), the K+mask stream rate of one column (a decode
+/// node over 4096 keys, which the model says is DMA-bound), and the cycles per tile (a 512-row
+/// prefill node, compute-bound for the kernel as written), over `n_kv` keys (4096 on the NPU).
+/// Each is read through the model's own formula, so the model given these figures reproduces
+/// the three timings.
+pub fn calibrate(npu: &dyn Engine, gpu: Option<&Arc<crate::gpu::Gpu>>, n_kv: usize) -> Result<String, String> {
+    let m = CostModel::default();
+    let time = |s: &Shape, n_q: usize| -> Result<f64, String> {
+        time_attention(npu, gpu, s, n_q)?.ok_or_else(|| format!("the NPU engine has no kernel for D={} heads={}/{} n_kv={} rows={n_q}", s.d, s.heads, s.kv_heads, s.n_kv))
+    };
+    let small = Shape { d: 256, heads: 1, kv_heads: 1, kv_type: "bf16", n_kv: CostModel::BLOCK };
+    let command_us = time(&small, 1)?;
+    let big = Shape { d: 256, heads: 8, kv_heads: 2, kv_type: "bf16", n_kv };
+    let blocks = |s: &Shape, n_q: usize| {
+        let rows = n_q * (s.heads / s.kv_heads);
+        (s.kv_heads * rows.div_ceil(CostModel::GROUP_ROWS) * s.n_kv.div_ceil(CostModel::BLOCK).div_ceil(CostModel::COLS)) as f64
+    };
+    let cycles = |us: f64, s: &Shape, n_q: usize| ((us - command_us).max(0.0) * m.clock_ghz * 1e3 / blocks(s, n_q)).max(1.0);
+    let decode_cycles = cycles(time(&big, 1)?, &big, 1);
+    let dma_bytes = (CostModel::BLOCK * big.d * 2 + CostModel::GROUP_ROWS * CostModel::BLOCK * 2) as f64;
+    let dma_gbs = dma_bytes / decode_cycles * m.clock_ghz;
+    let cycles_per_tile = cycles(time(&big, PREFILL_ROWS)?, &big, PREFILL_ROWS);
+    Ok(format!(
+        "npu-calibration command_us={command_us:.1} dma_gbs={dma_gbs:.3} cycles_per_tile={cycles_per_tile:.0} source=measured engine={}",
+        word(npu.name())
+    ))
 }
 
 // ---- the placement --------------------------------------------------------------------------
@@ -704,5 +734,17 @@ mod tests {
         assert_eq!(Attention::choose(true, false, true), Attention::Auto, "hardware NPU: per phase");
         assert_eq!(Attention::choose(false, false, true), Attention::Igpu, "no NPU");
         assert_eq!(Attention::choose(true, false, false), Attention::Npu, "no iGPU");
+    }
+
+    /// The calibration runs end to end (on the CPU reference engine here: its figures describe
+    /// the CPU, not an NPU) and writes a line the cost model reads back.
+    #[test]
+    fn calibration_line_reads_back() {
+        let e = crate::engine::reference::ReferenceEngine::new().unwrap();
+        let line = calibrate(&e, None, 256).unwrap();
+        assert!(line.starts_with("npu-calibration ") && line.contains("engine=CPU_reference"), "{line}");
+        let (m, any) = calibrated(&line);
+        assert!(any, "{line}");
+        assert!(m.command_us > 0.0 && m.dma_gbs > 0.0 && m.cycles_per_tile >= 1.0, "{m:?}");
     }
 }
