@@ -6,7 +6,7 @@
 #      FLASH_ATTN_EXT case UNICORN_NPU0 claims with UNICORN_NPU_EMULATION=aie-host, against the
 #      CPU backend (the reference path is the plain test-backend-ops stage).
 # On a Phoenix box with the NPU ready the plugin runs the NPU itself instead of (2)'s emulation;
-# scripts/npu-phoenix-validate.sh is the full hardware run.
+# scripts/phoenix-validate.sh is the full hardware run.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"

@@ -5,8 +5,9 @@
 #      build/bin/unicorn-kernels/unicorn-<gfx>.hsaco: with the system's ROCm hipcc when there
 #      is one (UNICORN_HIPCC, else hipcc on PATH, else /opt/rocm/bin/hipcc), else with the cached
 #      toolchain CI uses (scripts/build-kernels.sh, Debian trixie's hipcc; gfx1103);
-#   2. the NPU kernel files, into build/bin/npu (scripts/npu-build.sh: pinned MLIR-AIE/Peano
-#      wheels), when the probe found an NPU.
+#   2. when the probe found an NPU: the XRT shim build/bin/libunicorn-xrt.so (crate xrt-sys,
+#      against the installed XRT >= 2.17 headers: XRT_ROOT, /opt/xilinx/xrt or /usr) and the NPU
+#      kernel files, into build/bin/npu (scripts/npu-build.sh: pinned MLIR-AIE/Peano wheels).
 # What cannot be built is named (stderr, and a "missing:" line on stdout); the rest is built.
 # Exit 0 when everything was built, 3 when something is missing (the caller then emulates the
 # device that lacks it, and says so), 1 on a usage error.
@@ -53,6 +54,23 @@ gpu_kernels() {
 # --- 2. the NPU's kernel files -----------------------------------------------------------------
 npu_kernels() {
   [ "$npu" != none ] || { say "no NPU found: no NPU kernel files to build"; return; }
+  local xrt_root=${XRT_ROOT:-} r
+  for r in "$xrt_root" /opt/xilinx/xrt /usr; do
+    [ -n "$r" ] && [ -e "$r/include/xrt/xrt_hw_context.h" ] && { xrt_root=$r; break; }
+  done
+  if [ ! -e "$xrt_root/include/xrt/xrt_hw_context.h" ]; then
+    missing+=("XRT shim: no XRT >= 2.17 headers (xrt/xrt_hw_context.h): install libxrt-dev or set XRT_ROOT")
+  else
+    say "building the XRT shim libunicorn-xrt.so against $xrt_root"
+    local shim
+    if (cd "$here" && XRT_ROOT=$xrt_root cargo build --release --quiet -p xrt-sys >&2) &&
+       shim=$(find "$here/target/release/build" -name libunicorn-xrt.so -path '*xrt-sys*' -printf '%T@ %p\n' | sort -n | tail -1 | cut -d' ' -f2) &&
+       [ -n "$shim" ]; then
+      cp "$shim" "$bin/libunicorn-xrt.so"; say "built $bin/libunicorn-xrt.so"
+    else
+      missing+=("XRT shim: the xrt-sys build made no libunicorn-xrt.so (see above)")
+    fi
+  fi
   if [ ! -x "$here/scripts/npu-build.sh" ]; then
     missing+=("NPU kernel files: scripts/npu-build.sh is missing from this checkout")
     return
