@@ -8,6 +8,8 @@
 #   2. when the probe found an NPU: the XRT shim build/bin/libunicorn-xrt.so (crate xrt-sys,
 #      against the installed XRT >= 2.17 headers: XRT_ROOT, /opt/xilinx/xrt or /usr) and the NPU
 #      kernel files, into build/bin/npu (scripts/npu-build.sh: pinned MLIR-AIE/Peano wheels).
+# Test hooks: UNICORN_HIPCC (the hipcc to use), UNICORN_NPU_BUILD (the NPU kernel build command,
+# default scripts/npu-build.sh), UNICORN_PROBE_OVERRIDE=phoenix (the probe reports a Phoenix APU).
 # What cannot be built is named (stderr, and a "missing:" line on stdout); the rest is built.
 # Exit 0 when everything was built, 3 when something is missing (the caller then emulates the
 # device that lacks it, and says so), 1 on a usage error.
@@ -71,12 +73,13 @@ npu_kernels() {
       missing+=("XRT shim: the xrt-sys build made no libunicorn-xrt.so (see above)")
     fi
   fi
-  if [ ! -x "$here/scripts/npu-build.sh" ]; then
-    missing+=("NPU kernel files: scripts/npu-build.sh is missing from this checkout")
+  local build=${UNICORN_NPU_BUILD:-$here/scripts/npu-build.sh}
+  if [ ! -x "$build" ]; then
+    missing+=("NPU kernel files: $build is missing from this checkout")
     return
   fi
-  say "building the NPU kernel files (scripts/npu-build.sh $bin/npu)"
-  bash "$here/scripts/npu-build.sh" "$bin/npu" >&2 || missing+=("NPU kernel files: scripts/npu-build.sh failed (its message is above)")
+  say "building the NPU kernel files ($build $bin/npu)"
+  "$build" "$bin/npu" >&2 || missing+=("NPU kernel files: $build failed (its message is above)")
 }
 
 gpu_kernels
