@@ -96,7 +96,8 @@ def test_tokens_emulated(model_path, llama_server):
 
 def test_placement_emulated(model_path, run):
     """Scheduler placement with `--backend unicorn` (emulated): every FLASH_ATTN_EXT node runs on
-    UNICORN_NPU0 and every FFN mat-mul (ffn_gate-N, ffn_up-N and the down projection, which
+    UNICORN_NPU0 (on hardware, where UNICORN_ATTN=auto's logged verdict puts its phase:
+    placement_expect.py) and every FFN mat-mul (ffn_gate-N, ffn_up-N and the down projection, which
     llama.cpp names ffn_out-N for Gemma 3; any MUL_MAT on a blk.N.ffn_* weight) on UNICORN_IGPU0,
     in every graph the scheduler splits.
 

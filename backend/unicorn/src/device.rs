@@ -131,7 +131,7 @@ impl Device {
 fn disabled_ops_from_env() -> Vec<String> {
     static OPS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     OPS.get_or_init(|| {
-        let names = std::env::var("UNICORN_DISABLE_OPS").unwrap_or_default();
+        let names = crate::env::text("UNICORN_DISABLE_OPS").unwrap_or_default();
         let known = crate::tensor::known_op_names();
         let (ops, unknown): (Vec<String>, Vec<String>) = names
             .split(',')

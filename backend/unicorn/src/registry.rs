@@ -55,7 +55,7 @@ pub fn abi_check() -> Result<(), String> {
 /// The folder of the kernel code objects: `UNICORN_KERNELS`, else `unicorn-kernels/` beside
 /// this plugin (where scripts/build-kernels.sh puts them).
 pub fn kernels_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("UNICORN_KERNELS").filter(|d| !d.is_empty()) {
+    if let Some(d) = crate::env::text("UNICORN_KERNELS") {
         return PathBuf::from(d);
     }
     probe::plugin_dir().unwrap_or_default().join("unicorn-kernels")
