@@ -85,19 +85,25 @@ fi
 
 # ---- 3. test-backend-ops --------------------------------------------------------------------
 section "3. test-backend-ops against the CPU backend"
-tbo() {  # DEVICE ATTN OPS...
+tbo() {  # DEVICE ATTN [test-backend-ops args: -o OP, -p PARAMS]
   local dev=$1 attn=$2; shift 2
-  local args=(); [ $# -gt 0 ] && args=(-o "$1")
-  if UNICORN_ATTN=$attn bash "$here/scripts/test-backend-ops.sh" "$dev" "${args[@]}" > "$work/tbo-$dev.txt" 2>&1; then
-    out "- $dev (UNICORN_ATTN=$attn${1:+, -o $1}): PASS: $(tail -1 "$work/tbo-$dev.txt")"
+  local what="UNICORN_ATTN=$attn${*:+, $*}"
+  if UNICORN_ATTN=$attn bash "$here/scripts/test-backend-ops.sh" "$dev" "$@" > "$work/tbo-$dev.txt" 2>&1; then
+    out "- $dev ($what): PASS: $(tail -1 "$work/tbo-$dev.txt")"
   else
-    out "- $dev (UNICORN_ATTN=$attn${1:+, -o $1}): FAIL: $(tail -1 "$work/tbo-$dev.txt")"
+    out "- $dev ($what): FAIL: $(tail -1 "$work/tbo-$dev.txt")"
     grep -E 'FAIL' "$work/tbo-$dev.txt" | head -20 | sed 's/^/    /' >> "$report"
     failed+=("test-backend-ops $dev")
   fi
 }
-if [ $quick = yes ]; then tbo UNICORN_NPU0 npu FLASH_ATTN_EXT; tbo UNICORN_IGPU0 igpu RMS_NORM
-else tbo UNICORN_NPU0 npu; tbo UNICORN_IGPU0 igpu; fi
+if [ $quick = yes ]; then
+  # A few cases each: 8 attention cases (D=64, 4 heads, 512 keys, bf16 KV), RMS_NORM on the iGPU.
+  tbo UNICORN_NPU0 npu -o FLASH_ATTN_EXT -p 'hsk=64,hsv=64,nh=4,nr23=\[1,1\],kv=512,nb=1,.*type_K=bf16'
+  tbo UNICORN_IGPU0 igpu -o RMS_NORM
+else
+  tbo UNICORN_NPU0 npu
+  tbo UNICORN_IGPU0 igpu
+fi
 
 # ---- 4. KL divergence -----------------------------------------------------------------------
 section "4. KL divergence against the CPU backend"
