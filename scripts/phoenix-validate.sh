@@ -248,7 +248,7 @@ for m in "${models[@]}"; do
       # shellcheck disable=SC2086 # $test is two flag pairs
       if power_run "$bin/llama-bench" -m "$m" $test -r "$reps" -t "$(nproc)" -o jsonl "${args[@]}" > "$work/bench.jsonl" 2> "$work/bench.err"; then
         read -r _ pkw gpuw _ src <<< "$(grep '^POWER' "$work/bench.err" | tail -1)"
-        ts=$(python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]; print(f"{r[-1][\"avg_ts\"]:.2f}")' "$work/bench.jsonl" 2>/dev/null || echo -)
+        ts=$(python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]; print("%.2f" % r[-1]["avg_ts"])' "$work/bench.jsonl" 2>/dev/null || echo -)
         jt() { python3 -c 'import sys; w,t=sys.argv[1:]; print("-" if "-" in (w,t) else f"{float(w)/float(t):.3f}")' "$1" "$ts"; }
         [ "$src" != none ] && power_seen=yes
         name=$([ "$test" = "-p $pp -n 0" ] && echo "pp$pp" || echo "tg$tg")

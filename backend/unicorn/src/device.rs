@@ -90,6 +90,16 @@ impl Device {
         self.engine.gpu().is_some_and(|g| !g.driver.integrated())
     }
 
+    /// Logs what the engine measured and (once per backend pair: from the iGPU) the placement
+    /// verdicts, which llama.cpp may have silenced when they were first decided (its `--fit`
+    /// dry run loads the model with logging off).
+    pub fn report(&self) {
+        self.engine.report();
+        if self.role == Role::Igpu {
+            self.placement.report();
+        }
+    }
+
     /// The kernel this device runs for `node`, if it claims it (`Placement::claims`).
     pub fn select(&self, node: &Tensor) -> Option<Kernel> {
         self.engine.select(node).filter(|k| self.placement.claims(self.role, k, node))

@@ -509,12 +509,20 @@ impl Placement {
             return v.clone();
         }
         let v = self.decide(s);
-        log_info!(
-            "placement (UNICORN_ATTN=auto) for attention D={} heads={}/{} {} n_kv={}: decode on {}, prefill on {} ({})",
-            s.d, s.heads, s.kv_heads, s.kv_type, s.n_kv, role_name(v.decode), role_name(v.prefill), v.source
-        );
+        log_verdict(s, &v);
         known.push((s.clone(), v.clone()));
         v
+    }
+
+    /// Logs every `auto` verdict decided so far (the line `verdict` logs when it decides).
+    pub fn report(&self) {
+        let known = match self.verdicts.lock() {
+            Ok(k) => k.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        for (s, v) in &known {
+            log_verdict(s, v);
+        }
     }
 
     fn names(&self) -> (String, String) {
@@ -590,6 +598,13 @@ impl Placement {
             (Role::Igpu, Attention::Auto) => "feed-forward, layer ops and attention in the phases placement gives it",
         }
     }
+}
+
+fn log_verdict(s: &Shape, v: &Verdict) {
+    log_info!(
+        "placement (UNICORN_ATTN=auto) for attention D={} heads={}/{} {} n_kv={}: decode on {}, prefill on {} ({})",
+        s.d, s.heads, s.kv_heads, s.kv_type, s.n_kv, role_name(v.decode), role_name(v.prefill), v.source
+    );
 }
 
 pub fn role_name(r: Role) -> &'static str {
