@@ -273,7 +273,7 @@ f.restype, f.argtypes = ctypes.c_size_t, [ctypes.c_char_p, ctypes.c_size_t]
 buf = ctypes.create_string_buffer(4096); f(buf, len(buf)); print(buf.value.decode())
 PY
 ) || calibration="error=the plugin could not be asked (unicorn_npu_calibration)"
-placement_file=$UNICORN_CACHE/placement.txt
+placement_file=${UNICORN_PLACEMENT_FILE:-$UNICORN_CACHE/placement.txt}
 if [[ $calibration == npu-calibration* ]]; then
   mkdir -p "$UNICORN_CACHE"
   { grep -v '^npu-calibration ' "$placement_file" 2>/dev/null; echo "$calibration"; } > "$work/placement.txt"

@@ -32,7 +32,7 @@ if [ -n "$gemma3n" ]; then
 fi
 [ -f "$model" ] || { say "model not found: $model"; exit 1; }
 
-placement_file=$UNICORN_CACHE/placement.txt
+placement_file=${UNICORN_PLACEMENT_FILE:-$UNICORN_CACHE/placement.txt}
 if hardware_present; then
   # Phoenix: build what the hardware needs (the gfx11 code object, the NPU kernel files); what
   # cannot be built is named, and its device runs emulated (it says so) while the rest runs.

@@ -9,9 +9,8 @@
   every section of docs/phoenix-validation-report.md is in the report, the missing hardware is
   marked, the checks that can run here pass.
 
-Both scripts call build_all (cargo, setup-llama.sh: seconds when built). They run with a cache
-folder of their own (links to the shared cache's llama.cpp build, model and toolchains), so the
-placement file they write never lands in the shared cache.
+Both scripts call build_all (cargo, setup-llama.sh: seconds when built). Their placement file is
+the test's own (UNICORN_PLACEMENT_FILE), never the shared cache's.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from conftest import CACHE, REPO
+from conftest import REPO
 
 STAND_IN = """#!/bin/sh
 echo "$0 $*" >> "{log}"
@@ -30,15 +29,11 @@ exit 1
 """
 
 
-def private_cache(tmp_path: Path) -> Path:
-    """A cache folder whose entries link to the shared cache's, without its placement file."""
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    if CACHE.is_dir():
-        for entry in CACHE.iterdir():
-            if entry.name != "placement.txt":
-                (cache / entry.name).symlink_to(entry)
-    return cache
+def private_placement(tmp_path: Path) -> Path:
+    """Where the scripts keep the placement file in a test (UNICORN_PLACEMENT_FILE), so the shared
+    cache's is never touched. (The cache folder itself stays the shared one: setup-llama.sh links
+    build/bin and vendor/llama.cpp into it.)"""
+    return tmp_path / "placement.txt"
 
 
 def stand_in(tmp_path: Path, name: str, what: str, log: Path) -> Path:
@@ -48,9 +43,9 @@ def stand_in(tmp_path: Path, name: str, what: str, log: Path) -> Path:
     return p
 
 
-def script_env(cache: Path, extra: dict) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("UNICORN_", "GGML_"))}
-    env.update({"UNICORN_CACHE": str(cache)}, **extra)
+def script_env(placement: Path, extra: dict) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UNICORN_", "GGML_")) or k == "UNICORN_CACHE"}
+    env.update({"UNICORN_PLACEMENT_FILE": str(placement)}, **extra)
     return env
 
 
@@ -63,11 +58,11 @@ def run_script(args: list[str], env: dict, timeout: int) -> subprocess.Completed
 
 
 def test_run_sh_takes_the_phoenix_path_probe_overridden(tmp_path):
-    cache = private_cache(tmp_path)
+    placement = private_placement(tmp_path)
     calls = tmp_path / "calls.log"
     hipcc = stand_in(tmp_path, "hipcc", "ROCm hipcc", calls)
     npu_build = stand_in(tmp_path, "npu-build.sh", "scripts/npu-build.sh", calls)
-    env = script_env(cache, {"UNICORN_PROBE_OVERRIDE": "phoenix", "UNICORN_HIPCC": str(hipcc),
+    env = script_env(placement, {"UNICORN_PROBE_OVERRIDE": "phoenix", "UNICORN_HIPCC": str(hipcc),
                              "UNICORN_NPU_BUILD": str(npu_build), "UNICORN_PLACEMENT_MEASURE": "1",
                              "XRT_ROOT": str(tmp_path / "no-xrt")})
     res = run_script(["bash", "scripts/run.sh", "-n", "4", "-p", "The capital of France is"], env, timeout=1800)
@@ -84,7 +79,6 @@ def test_run_sh_takes_the_phoenix_path_probe_overridden(tmp_path):
     # The rest ran (emulated, and said so), with attention placed by a stored verdict.
     assert "the parts that could not be built EMULATED" in out
     assert "== Attention placement (UNICORN_ATTN=auto" in out
-    placement = cache / "placement.txt"
     assert placement.is_file(), "no placement file was written"
     text = placement.read_text()
     print(f"placement.txt:\n{text}")
@@ -99,9 +93,9 @@ def template_sections() -> list[str]:
 
 
 def test_phoenix_validate_runs_here_marking_the_missing_hardware(tmp_path):
-    cache = private_cache(tmp_path)
+    placement = private_placement(tmp_path)
     report = tmp_path / "report.md"
-    res = run_script(["bash", "scripts/phoenix-validate.sh", "--quick", "-o", str(report)], script_env(cache, {}),
+    res = run_script(["bash", "scripts/phoenix-validate.sh", "--quick", "-o", str(report)], script_env(placement, {}),
                      timeout=3000)
     assert report.is_file(), "no report written"
     text = report.read_text()
@@ -120,4 +114,4 @@ def test_phoenix_validate_runs_here_marking_the_missing_hardware(tmp_path):
     assert "skipped: the NPU is emulated" in text, "the calibration section does not say why it was skipped"
     assert re.search(r"energy: not measured: no power sensor|\| (rapl|hwmon|gpu_metrics)", text)
     assert "every check that ran passed (EMULATED: no Phoenix hardware)" in text
-    assert not (cache / "placement.txt").exists(), "an emulated run must not store a calibration or verdict"
+    assert not placement.exists(), "an emulated run must not store a calibration or verdict"
