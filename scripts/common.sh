@@ -48,8 +48,26 @@ install_gpu_toolchains() {
   bash "$here/scripts/setup-gpu-toolchains.sh" all >/dev/null
 }
 
-# UNICORN_EMULATE=1 unless Phoenix hardware is present (the plugin's probe, in shell).
+# The plugin's hardware probe (backend/unicorn/src/probe.rs, exported as unicorn_probe_report):
+# key=value lines (npu=, igpu=, gfx=, gfx11=, phoenix=yes|no). The probe has one implementation,
+# the plugin's; this only prints it. Needs build/bin/libggml-unicorn.so (build_all).
+# UNICORN_PROBE_OVERRIDE=phoenix (tests) makes it report a Phoenix APU.
+hardware_probe() {
+  LD_LIBRARY_PATH="$here/build/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    python3 - "$here/build/bin/libggml-unicorn.so" <<'PY'
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+report = lib.unicorn_probe_report
+report.restype, report.argtypes = ctypes.c_size_t, [ctypes.c_char_p, ctypes.c_size_t]
+buf = ctypes.create_string_buffer(4096)
+report(buf, len(buf))
+sys.stdout.write(buf.value.decode())
+PY
+}
+
+# UNICORN_EMULATE=1 unless Phoenix hardware is present (the plugin's probe says phoenix=yes).
 hardware_present() {
-  ls /sys/class/accel/*/device/driver 2>/dev/null | xargs -r -n1 readlink 2>/dev/null | grep -q amdxdna && return 0
-  grep -qs 'gfx_target_version 110003' /sys/class/kfd/kfd/topology/nodes/*/properties
+  local p
+  p=$(hardware_probe) || { say "the plugin's hardware probe failed (is build/bin/libggml-unicorn.so built?)"; return 1; }
+  grep -qx 'phoenix=yes' <<< "$p"
 }

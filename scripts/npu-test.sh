@@ -8,7 +8,7 @@
 #      bound below; it prints how many cases ran and fails below the committed floor;
 #   3. scripts/npu-check-aie-api.py: the kernel uses only the pinned AIE API release.
 # On a Phoenix box with the NPU ready the plugin runs the NPU itself instead of (2)'s emulation;
-# scripts/npu-phoenix-validate.sh is the full hardware run.
+# scripts/phoenix-validate.sh is the full hardware run.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"

@@ -32,8 +32,17 @@ if [ -n "$gemma3n" ]; then
 fi
 [ -f "$model" ] || { say "model not found: $model"; exit 1; }
 
+placement_file=${UNICORN_PLACEMENT_FILE:-$UNICORN_CACHE/placement.txt}
 if hardware_present; then
+  # Phoenix: build what the hardware needs (the gfx11 code object, the NPU kernel files); what
+  # cannot be built is named, and its device runs emulated (it says so) while the rest runs.
   mode="Phoenix hardware"
+  if ! bash "$here/scripts/phoenix-install.sh"; then
+    export UNICORN_EMULATE=1
+    mode="Phoenix hardware, the parts that could not be built EMULATED (named above)"
+  fi
+  # Attention per phase, measured on first use and stored (docs/placement.md).
+  export UNICORN_ATTN=${UNICORN_ATTN:-auto}
 else
   export UNICORN_EMULATE=1
   mode="EMULATED on the CPU (no Phoenix NPU/iGPU here): UNICORN_EMULATE=1"
@@ -47,6 +56,12 @@ GGML_SCHED_DEBUG=2 ./llama-completion --backend unicorn "${common[@]}" -lv 5 2>"
 echo
 echo "== Placement (llama.cpp scheduler, GGML_SCHED_DEBUG=2)"
 python3 "$here/tests/integration/sched_debug.py" < "$log" || true
+if [ "${UNICORN_ATTN:-}" = auto ]; then
+  echo
+  echo "== Attention placement (UNICORN_ATTN=auto; $placement_file)"
+  grep -E 'unicorn: placement' "$log" || echo "(the plugin logged no placement verdict)"
+  [ -s "$placement_file" ] && grep '^attention ' "$placement_file" || echo "(no stored verdict: the cost model decided)"
+fi
 
 echo
 echo "== Speed: llama-bench, Unicorn ($mode) against the CPU backend, same machine, same run"

@@ -84,9 +84,10 @@ impl Backend {
 }
 
 impl Drop for Backend {
-    /// The engine's measurements (the GPU profiler's table), once per backend freed.
+    /// The engine's measurements (the GPU profiler's table) and the placement verdicts, once
+    /// per backend freed.
     fn drop(&mut self) {
-        self.device.engine.report();
+        self.device.report();
     }
 }
 

@@ -1,9 +1,12 @@
 //! A Unicorn device: its role, its names and the engine that computes on it.
 use std::ffi::CString;
 
-use crate::engine::{Attention, Engine, Role};
+use std::sync::Arc;
+
+use crate::engine::{Engine, Role};
 use crate::log::log_warn;
 use crate::ops::Kernel;
+use crate::placement::Placement;
 use crate::probe;
 use crate::tensor::Tensor;
 use ggml_sys::{ggml_backend_dev_type as dt, ggml_op as op};
@@ -12,10 +15,10 @@ pub struct Device {
     pub role: Role,
     pub name: CString,
     pub description: CString,
-    pub engine: Box<dyn Engine>,
-    /// Where FLASH_ATTN_EXT runs (the same value on both devices, so exactly one claims each
-    /// attention node).
-    pub attention: Attention,
+    pub engine: Arc<dyn Engine>,
+    /// Which device claims which node (`placement`): one value shared by both devices, so
+    /// exactly one claims each attention node.
+    pub placement: Arc<Placement>,
     /// Op names (as ggml prints them, e.g. `MUL_MAT`) this device leaves to other backends:
     /// `UNICORN_DISABLE_OPS=FLASH_ATTN_EXT,ROPE`.
     pub disabled_ops: Vec<String>,
@@ -26,18 +29,12 @@ pub struct Device {
 }
 
 impl Device {
-    pub fn new(role: Role, engine: Box<dyn Engine>, attention: Attention) -> Self {
+    pub fn new(role: Role, engine: Arc<dyn Engine>, placement: Arc<Placement>) -> Self {
         let name = match role {
             Role::Npu => "UNICORN_NPU0",
             Role::Igpu => "UNICORN_IGPU0",
         };
-        let work = match (role, attention) {
-            (Role::Npu, Attention::Auto) => "attention where the cost model puts it",
-            (Role::Npu, _) => "attention",
-            (Role::Igpu, Attention::Npu) => "feed-forward and layer ops",
-            (Role::Igpu, Attention::Igpu) => "attention, feed-forward and layer ops",
-            (Role::Igpu, Attention::Auto) => "feed-forward, layer ops and attention where the cost model puts it",
-        };
+        let work = placement.describe(role);
         let description = match (role, engine.gpu()) {
             (Role::Npu, _) if engine.emulated() => format!("AMD XDNA NPU (Phoenix): {work}, emulated on the CPU by the {} engine", engine.name()),
             (Role::Npu, _) => format!("AMD XDNA NPU (Phoenix): {work}, {}", engine.name()),
@@ -51,7 +48,7 @@ impl Device {
             name: CString::new(name).unwrap_or_default(),
             description: CString::new(description).unwrap_or_default(),
             engine,
-            attention,
+            placement,
             budget: budget_from_env(role),
             mapped_weights: std::sync::OnceLock::new(),
             disabled_ops: disabled_ops_from_env(),
@@ -93,19 +90,19 @@ impl Device {
         self.engine.gpu().is_some_and(|g| !g.driver.integrated())
     }
 
-    /// The placement policy: attention on the device that claims it, every other kernel on
-    /// the iGPU. Keeping the two sets disjoint stops the scheduler from moving ops between the
-    /// two devices, which share one buffer type.
-    pub fn claims(&self, kernel: &Kernel) -> bool {
-        match kernel {
-            Kernel::FlashAttnExt(a) => self.attention.on_npu(a) == (self.role == Role::Npu),
-            _ => self.role == Role::Igpu,
+    /// Logs what the engine measured and (once per backend pair: from the iGPU) the placement
+    /// verdicts, which llama.cpp may have silenced when they were first decided (its `--fit`
+    /// dry run loads the model with logging off).
+    pub fn report(&self) {
+        self.engine.report();
+        if self.role == Role::Igpu {
+            self.placement.report();
         }
     }
 
-    /// The kernel this device runs for `node`, if it claims it.
+    /// The kernel this device runs for `node`, if it claims it (`Placement::claims`).
     pub fn select(&self, node: &Tensor) -> Option<Kernel> {
-        self.engine.select(node).filter(|k| self.claims(k))
+        self.engine.select(node).filter(|k| self.placement.claims(self.role, k, node))
     }
 
     /// (free, total) bytes: the budget llama.cpp fits layers into (`--fit`).
@@ -144,7 +141,7 @@ impl Device {
 fn disabled_ops_from_env() -> Vec<String> {
     static OPS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     OPS.get_or_init(|| {
-        let names = std::env::var("UNICORN_DISABLE_OPS").unwrap_or_default();
+        let names = crate::env::text("UNICORN_DISABLE_OPS").unwrap_or_default();
         let known = crate::tensor::known_op_names();
         let (ops, unknown): (Vec<String>, Vec<String>) = names
             .split(',')

@@ -33,6 +33,20 @@ fn parse_switch(v: &str) -> Option<Option<bool>> {
     }
 }
 
+/// A value as it is (unset or empty: None).
+pub fn text(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The cache folder (`UNICORN_CACHE`, default `~/.cache/unicorn`), as the scripts use it.
+pub fn cache_dir() -> std::path::PathBuf {
+    match (text("UNICORN_CACHE"), text("HOME")) {
+        (Some(dir), _) => dir.into(),
+        (None, Some(home)) => std::path::Path::new(&home).join(".cache/unicorn"),
+        (None, None) => std::env::temp_dir().join("unicorn-cache"),
+    }
+}
+
 /// One of `allowed` (unset or empty: None); another value is logged and gives None.
 pub fn choice(name: &str, allowed: &[&'static str]) -> Option<&'static str> {
     let v = std::env::var(name).ok()?;

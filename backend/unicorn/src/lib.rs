@@ -13,7 +13,8 @@
 //! engines, which are also the numerical oracle for the hardware engines.
 //!
 //! Layers, top to bottom: `ffi` (the C ABI edge, the only `extern "C"` code) → `registry`,
-//! `device`, `backend`, `buffer` (safe state) → `engine` (the seam to the hardware) →
+//! `device`, `backend`, `buffer` (safe state; `placement` decides which device claims which
+//! node) → `engine` (the seam to the hardware) →
 //! `ops` (one file per ggml op family) and `quants` (block formats).
 pub mod backend;
 pub mod buffer;
@@ -25,6 +26,7 @@ pub mod gguf;
 pub mod gpu;
 pub mod log;
 pub mod ops;
+pub mod placement;
 pub mod plan;
 pub mod probe;
 pub mod quants;

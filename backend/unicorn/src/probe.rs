@@ -1,4 +1,8 @@
 //! Looks for the Phoenix hardware: the XDNA NPU (amdxdna driver) and a gfx1103 GPU agent.
+//!
+//! The one implementation of the probe: the scripts ask the plugin ([`report`], exported as
+//! `unicorn_probe_report`, printed by `scripts/common.sh`'s `hardware_probe`) rather than
+//! re-implementing it.
 use std::fs;
 use std::path::Path;
 
@@ -27,6 +31,40 @@ pub fn probe() -> Hardware {
         }
     }
     hw
+}
+
+/// The probe as `key=value` lines, for the scripts:
+/// `npu=` the NPU's device node or `none`; `igpu=` the gfx1103 agent or `none`; `gfx=` every GPU
+/// agent's target, comma-separated; `gfx11=` the first RDNA3 (gfx11xx) target or `none` (what
+/// the scripts build the code object for); `phoenix=yes|no` (an NPU or a gfx1103 agent).
+/// `UNICORN_PROBE_OVERRIDE=phoenix` (tests) reports a Phoenix APU and says `override=phoenix`;
+/// it changes only this report, never which engines the plugin opens.
+pub fn report() -> String {
+    let (hw, gfx, overridden) = match crate::env::text("UNICORN_PROBE_OVERRIDE").as_deref().map(str::trim) {
+        Some("phoenix") => (
+            Hardware { npu: Some("/dev/accel/accel0".into()), igpu: Some("kfd node 1".into()) },
+            vec!["gfx1103".to_string()],
+            Some("phoenix"),
+        ),
+        Some(other) => {
+            crate::log::log_warn!("UNICORN_PROBE_OVERRIDE={other:?}: only `phoenix` is known; the real probe is reported");
+            (probe(), gfx_targets(), None)
+        }
+        None => (probe(), gfx_targets(), None),
+    };
+    let gfx11 = gfx.iter().find(|g| g.starts_with("gfx11")).cloned();
+    let mut out = format!(
+        "npu={}\nigpu={}\ngfx={}\ngfx11={}\nphoenix={}\n",
+        hw.npu.as_deref().unwrap_or("none"),
+        hw.igpu.as_deref().unwrap_or("none").replace(' ', "_"),
+        if gfx.is_empty() { "none".to_string() } else { gfx.join(",") },
+        gfx11.as_deref().unwrap_or("none"),
+        if hw.npu.is_some() || hw.igpu.is_some() { "yes" } else { "no" },
+    );
+    if let Some(o) = overridden {
+        out.push_str(&format!("override={o}\n"));
+    }
+    out
 }
 
 /// The gfx targets of the GPU agents the kernel driver reports (e.g. `gfx1103`).
@@ -80,6 +118,17 @@ pub fn host_memory() -> (usize, usize) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn report_has_every_key() {
+        let r = super::report();
+        for key in ["npu=", "igpu=", "gfx=", "gfx11=", "phoenix="] {
+            assert_eq!(r.lines().filter(|l| l.starts_with(key)).count(), 1, "{key} in {r}");
+        }
+        let phoenix = r.lines().any(|l| l == "phoenix=yes");
+        let found = r.lines().any(|l| l.starts_with("npu=/dev/accel/")) || !r.lines().any(|l| l == "igpu=none");
+        assert_eq!(phoenix, found, "{r}");
+    }
+
     #[test]
     fn gfx_names() {
         assert_eq!(super::gfx_name(110003).as_deref(), Some("gfx1103"));

@@ -9,11 +9,13 @@
 //! - Otherwise a device without its hardware is not registered, and the log says why.
 use std::ffi::CStr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::device::Device;
-use crate::engine::{gpu::GpuEngine, Attention, npu, reference::ReferenceEngine, Engine, Role};
+use crate::engine::{gpu::GpuEngine, npu, reference::ReferenceEngine, Engine, Role};
 use crate::gpu::Gpu;
-use crate::log::{log_info, log_warn};
+use crate::log::log_info;
+use crate::placement::{Attention, Emulation, Placement};
 use crate::probe;
 use ggml_sys as sys;
 
@@ -21,10 +23,6 @@ pub struct Discovery {
     pub devices: Vec<Device>,
     /// Why no device was registered, when none was.
     pub reason: Option<String>,
-}
-
-pub fn emulation_requested() -> bool {
-    crate::env::switch("UNICORN_EMULATE", false)
 }
 
 /// Checks that ggml's op and type numbering is the one the bindings were generated from.
@@ -54,30 +52,10 @@ pub fn abi_check() -> Result<(), String> {
     Ok(())
 }
 
-/// Where FLASH_ATTN_EXT runs: `UNICORN_ATTN=npu|igpu|auto`. Without an NPU device, the iGPU.
-/// By default: per phase by the cost model when the NPU runs on its hardware, and all on the
-/// NPU when it is emulated (the emulation shows the whole design's path).
-fn attention(have_npu: bool, npu_emulated: bool) -> Attention {
-    let default = if npu_emulated { Attention::Npu } else { Attention::Auto };
-    let asked = match crate::env::choice("UNICORN_ATTN", &["npu", "igpu", "auto"]) {
-        Some("igpu") => Attention::Igpu,
-        Some("npu") => Attention::Npu,
-        Some("auto") => Attention::Auto,
-        _ => default,
-    };
-    if !have_npu && asked != Attention::Igpu {
-        if std::env::var_os("UNICORN_ATTN").is_some_and(|v| v == "npu") {
-            log_warn!("UNICORN_ATTN=npu but there is no NPU device: attention runs on the iGPU");
-        }
-        return Attention::Igpu;
-    }
-    asked
-}
-
 /// The folder of the kernel code objects: `UNICORN_KERNELS`, else `unicorn-kernels/` beside
 /// this plugin (where scripts/build-kernels.sh puts them).
 pub fn kernels_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("UNICORN_KERNELS").filter(|d| !d.is_empty()) {
+    if let Some(d) = crate::env::text("UNICORN_KERNELS") {
         return PathBuf::from(d);
     }
     probe::plugin_dir().unwrap_or_default().join("unicorn-kernels")
@@ -94,13 +72,15 @@ pub fn discover() -> Discovery {
     if let Err(e) = abi_check() {
         return Discovery { devices: vec![], reason: Some(e) };
     }
-    let emulate = emulation_requested();
+    // How the devices run: decided once (placement::Emulation), passed to the engines.
+    let emulation = Emulation::from_env();
+    let emulate = emulation.allowed;
     let hw = probe::probe();
     let mut why = vec![];
 
     // The iGPU: the GPU engine where a GPU and its kernels are found; else emulated when asked.
-    let igpu: Option<Box<dyn Engine>> = match gpu_engine() {
-        Ok(e) => Some(Box::new(e)),
+    let igpu: Option<Arc<dyn Engine>> = match gpu_engine() {
+        Ok(e) => Some(Arc::new(e)),
         Err(e) if emulate => {
             log_info!("no GPU engine ({e}); UNICORN_IGPU0 is emulated");
             reference().map_err(|e| why.push(e)).ok()
@@ -112,16 +92,21 @@ pub fn discover() -> Discovery {
     };
     // The NPU: the XRT engine where the NPU, XRT and the NPU kernel files are all found
     // (engine::npu::ready says what is missing); else emulated when asked, on the path
-    // UNICORN_NPU_EMULATION names (engine::npu).
+    // UNICORN_NPU_EMULATION names (engine::npu; an unknown name: not registered).
     let npu_hw = npu::ready::check(hw.npu.as_deref())
         .and_then(|r| npu::NpuEngine::hardware(r).map_err(|e| format!("NPU engine: {e}")));
-    let npu: Option<Box<dyn Engine>> = match npu_hw {
-        Ok(e) => Some(Box::new(e)),
+    let npu: Option<Arc<dyn Engine>> = match npu_hw {
+        Ok(e) => Some(Arc::new(e)),
         Err(e) if emulate => {
             if hw.npu.is_some() {
                 log_info!("UNICORN_NPU0: {e}; UNICORN_NPU0 is emulated");
             }
-            npu::NpuEngine::emulated().map(|e| Box::new(e) as Box<dyn Engine>).map_err(|e| why.push(format!("UNICORN_NPU0: {e}"))).ok()
+            emulation
+                .npu
+                .and_then(|path| npu::NpuEngine::emulated(path).map_err(|e| e.to_string()))
+                .map(|e| Arc::new(e) as Arc<dyn Engine>)
+                .map_err(|e| why.push(format!("UNICORN_NPU0: {e}")))
+                .ok()
         }
         Err(e) => {
             why.push(format!("UNICORN_NPU0: {e}"));
@@ -129,14 +114,15 @@ pub fn discover() -> Discovery {
         }
     };
 
-    let attention = attention(npu.is_some(), npu.as_ref().is_some_and(|e| e.emulated()));
-    let attention = if igpu.is_none() && npu.is_some() { Attention::Npu } else { attention };
+    // Which device claims which node: one placement, shared by both devices.
+    let attention = Attention::choose(npu.is_some(), npu.as_ref().is_some_and(|e| e.emulated()), igpu.is_some());
+    let placement = Arc::new(Placement::new(attention, npu.clone(), igpu.clone()));
     let mut devices = vec![];
     if let Some(e) = npu {
-        devices.push(Device::new(Role::Npu, e, attention));
+        devices.push(Device::new(Role::Npu, e, placement.clone()));
     }
     if let Some(e) = igpu {
-        devices.push(Device::new(Role::Igpu, e, attention));
+        devices.push(Device::new(Role::Igpu, e, placement));
     }
     let reason = if devices.is_empty() {
         Some(format!("no device is registered: {}; set UNICORN_EMULATE=1 to emulate the missing Unicorn devices on the CPU", why.join("; ")))
@@ -149,6 +135,6 @@ pub fn discover() -> Discovery {
     Discovery { devices, reason }
 }
 
-fn reference() -> Result<Box<dyn Engine>, String> {
-    ReferenceEngine::new().map(|e| Box::new(e) as Box<dyn Engine>).map_err(|e| format!("emulation failed to start: {e}"))
+fn reference() -> Result<Arc<dyn Engine>, String> {
+    ReferenceEngine::new().map(|e| Arc::new(e) as Arc<dyn Engine>).map_err(|e| format!("emulation failed to start: {e}"))
 }

@@ -33,30 +33,6 @@ pub enum Role {
 }
 
 
-/// Which device runs FLASH_ATTN_EXT. Exactly one device claims each attention node: the NPU
-/// when [`Attention::on_npu`] says so for that node, the iGPU otherwise.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Attention {
-    /// Every attention node on the NPU (`UNICORN_ATTN=npu`; the default when the NPU is
-    /// emulated, so the emulation shows the whole design's path).
-    Npu,
-    /// Every attention node on the iGPU (`UNICORN_ATTN=igpu`; the only choice without an NPU).
-    Igpu,
-    /// Per phase, by the cost model (`engine::npu::policy`, `docs/npu-cost-model.md`): the
-    /// default when the NPU runs on its hardware engine.
-    Auto,
-}
-
-impl Attention {
-    pub fn on_npu(self, a: &crate::ops::flash_attn_ext::Args) -> bool {
-        match self {
-            Attention::Npu => true,
-            Attention::Igpu => false,
-            Attention::Auto => npu::policy::npu_runs(npu::policy::Phase::of(a)),
-        }
-    }
-}
-
 #[derive(Debug)]
 pub enum EngineError {
     Unsupported(String),

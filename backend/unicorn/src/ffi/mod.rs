@@ -7,6 +7,7 @@
 pub(crate) mod backend;
 mod buffer;
 mod device;
+mod probe;
 mod reg;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

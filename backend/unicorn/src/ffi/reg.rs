@@ -70,9 +70,9 @@ extern "C" fn get_device(_reg: sys::ggml_backend_reg_t, index: usize) -> sys::gg
 /// only the iGPU does (RDNA3's matrix cores take f16).
 extern "C" fn get_kv_cache_type() -> sys::ggml_type::Type {
     guard("get_kv_cache_type", sys::ggml_type::GGML_TYPE_BF16, || {
-        let attention = super::objects().devices.iter().find_map(|&d| device::get(d)).map(|d| d.attention);
+        let attention = super::objects().devices.iter().find_map(|&d| device::get(d)).map(|d| d.placement.attention);
         match attention {
-            Some(crate::engine::Attention::Igpu) => sys::ggml_type::GGML_TYPE_F16,
+            Some(crate::placement::Attention::Igpu) => sys::ggml_type::GGML_TYPE_F16,
             _ => sys::ggml_type::GGML_TYPE_BF16,
         }
     })

@@ -16,7 +16,6 @@
 //! cannot do (head sizes other than 64/128/256, K/V types other than bf16/f16, ...), which
 //! then runs on the CPU. `scripts/test.sh` runs test-backend-ops on both paths.
 pub mod emulator;
-pub mod policy;
 pub mod ready;
 pub mod schedule;
 pub mod xrt;
@@ -27,21 +26,12 @@ use super::{reference::ReferenceEngine, Engine, EngineError};
 use crate::ops::{self, Kernel};
 use crate::tensor::Tensor;
 
-/// Which of the emulation paths runs (`UNICORN_NPU_EMULATION`).
+/// Which of the emulation paths runs (`UNICORN_NPU_EMULATION`, read once by the registry's
+/// placement decision and passed in).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Emulation {
     Reference,
     AieHost,
-}
-
-impl Emulation {
-    pub fn from_env() -> Result<Emulation, String> {
-        match std::env::var("UNICORN_NPU_EMULATION").unwrap_or_default().trim() {
-            "" | "reference" => Ok(Emulation::Reference),
-            "aie-host" => Ok(Emulation::AieHost),
-            other => Err(format!("UNICORN_NPU_EMULATION={other:?}: expected reference or aie-host")),
-        }
-    }
 }
 
 enum Path {
@@ -57,9 +47,8 @@ pub struct NpuEngine {
 }
 
 impl NpuEngine {
-    /// The emulated NPU (`UNICORN_EMULATE=1`), on the path `UNICORN_NPU_EMULATION` names.
-    pub fn emulated() -> Result<NpuEngine, EngineError> {
-        let emulation = Emulation::from_env().map_err(EngineError::Failed)?;
+    /// The emulated NPU (`UNICORN_EMULATE=1`), on the path the registry chose.
+    pub fn emulated(emulation: Emulation) -> Result<NpuEngine, EngineError> {
         let (path, name) = match emulation {
             Emulation::Reference => (Path::Reference(ReferenceEngine::new()?), "CPU reference".to_string()),
             Emulation::AieHost => {
