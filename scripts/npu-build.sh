@@ -10,7 +10,7 @@
 # 64 KB (stack, counters and the compiler's own buffers included: read from the linked ELFs).
 # Non-zero with one clear line when the wheels cannot be installed or verified, a tool is
 # missing, a build step fails or a core does not fit. No NPU is needed to build; the hardware
-# run is scripts/npu-phoenix-validate.sh (which calls this script).
+# run is scripts/phoenix-install.sh (which calls this script; scripts/phoenix-validate.sh then measures).
 #
 # The toolchain (pinned; override only to try a newer one, and then record its hashes):
 #   mlir_aie  MLIR_AIE_VERSION from the mlir-aie GitHub release MLIR_AIE_RELEASE

@@ -2,7 +2,7 @@
 """flash_attn_ext on npu1 (Phoenix XDNA1, 4 columns x 4 compute rows): the placed IRON design.
 
 Needs mlir-aie's Python package (the `mlir_aie` wheel); only a Phoenix owner's machine has it
-(scripts/npu-phoenix-validate.sh). Not built or run in this repository's CI: the emulated NPU
+(scripts/npu-build.sh, run by scripts/phoenix-install.sh). Not built or run in this repository's CI: the emulated NPU
 (backend/unicorn/src/engine/npu) runs the same kernel under the same schedule instead, and
 tiling.py (no mlir-aie needed) is where the numbers below come from.
 

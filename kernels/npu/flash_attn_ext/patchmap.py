@@ -14,7 +14,7 @@ compiler. Output, in --out:
                                                         and `expect param value` lines
 
 Needs mlir-aie (aiecc.py) for real templates: run on a Phoenix box
-(scripts/npu-phoenix-validate.sh). `--self-test` checks the derivation logic anywhere.
+(scripts/npu-build.sh, run by scripts/phoenix-install.sh). `--self-test` checks the derivation logic anywhere.
 """
 import argparse
 import os

@@ -37,7 +37,7 @@ pub fn check(accel: Option<&str>) -> Result<Ready, String> {
         .ok_or("cannot locate the plugin's folder to look for libunicorn-xrt.so; set UNICORN_XRT_SHIM")?;
     if !shim.exists() {
         return Err(format!(
-            "NPU {accel} found, but not XRT: {} is missing (scripts/npu-phoenix-validate.sh builds it against the installed XRT; or set UNICORN_XRT_SHIM)",
+            "NPU {accel} found, but not XRT: {} is missing (scripts/phoenix-install.sh builds it against the installed XRT; or set UNICORN_XRT_SHIM)",
             shim.display()
         ));
     }
@@ -69,7 +69,7 @@ pub fn check(accel: Option<&str>) -> Result<Ready, String> {
     if variants.is_empty() {
         return Err(format!(
             "NPU {accel} and XRT found, but no NPU kernels in {}: expected flash_attn_ext_d<64|128|256>.xclbin with \
-             flash_attn_ext_d<D>_<shape>.insts.bin + .patch (build them with scripts/npu-phoenix-validate.sh; or set UNICORN_NPU_KERNELS)",
+             flash_attn_ext_d<D>_<shape>.insts.bin + .patch (build them with scripts/npu-build.sh, which scripts/phoenix-install.sh runs; or set UNICORN_NPU_KERNELS)",
             kernels.display()
         ));
     }

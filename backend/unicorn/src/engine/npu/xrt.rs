@@ -2,7 +2,7 @@
 //! instruction-sequence templates, run through XRT (`xrt-sys`, our C shim over XRT's C++ API).
 //!
 //! **Not run in this repository's CI** (no NPU there): this path is compiled and unit-tested
-//! (patching, template choice) here; `scripts/npu-phoenix-validate.sh` exercises it on a
+//! (patching, template choice) here; `scripts/phoenix-validate.sh` exercises it on a
 //! Phoenix box.
 //!
 //! Per call (one FLASH_ATTN_EXT node, every head of the layer):
