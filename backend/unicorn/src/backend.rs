@@ -75,12 +75,39 @@ impl Backend {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let plan = Arc::new(self.device.engine.plan(split, kernels));
+        crate::log::log_debug!("{}: new plan {}: {}", self.device.name.to_string_lossy(), plan.id, describe(&plan, split));
         if plans.len() >= MAX_PLANS {
             plans.remove(0);
         }
         plans.push(Cached { uid: split.uid, signature, plan: plan.clone() });
         Ok(plan)
     }
+}
+
+/// "N nodes in M steps (K fused chains of J nodes); single-node steps: MUL_MAT 12, ADD 3, ..."
+/// (debug log, for tuning fusion: every step is a kernel launch on the GPU).
+fn describe(plan: &Plan, split: &Split) -> String {
+    use std::collections::BTreeMap;
+    let (mut chains, mut fused) = (0, 0);
+    let mut single: BTreeMap<&str, usize> = BTreeMap::new();
+    for step in &plan.steps {
+        match step.work {
+            crate::engine::Work::Chain(_) => {
+                chains += 1;
+                fused += step.nodes.len();
+            }
+            crate::engine::Work::Op(_) => *single.entry(op_name(&split.nodes[step.nodes.start])).or_default() += 1,
+        }
+    }
+    let mut by_count: Vec<_> = single.into_iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(&a.1));
+    let ops: Vec<String> = by_count.iter().map(|(op, n)| format!("{op} {n}")).collect();
+    format!(
+        "{} nodes in {} steps ({chains} fused chains of {fused} nodes); single-node steps: {}",
+        split.nodes.len(),
+        plan.n_steps(),
+        ops.join(", ")
+    )
 }
 
 impl Drop for Backend {

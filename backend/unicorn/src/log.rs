@@ -5,7 +5,7 @@ use std::ffi::CString;
 use ggml_sys as sys;
 
 pub use sys::ggml_log_level::{
-    GGML_LOG_LEVEL_ERROR as ERROR, GGML_LOG_LEVEL_INFO as INFO,
+    GGML_LOG_LEVEL_DEBUG as DEBUG, GGML_LOG_LEVEL_ERROR as ERROR, GGML_LOG_LEVEL_INFO as INFO,
     GGML_LOG_LEVEL_WARN as WARN,
 };
 
@@ -23,7 +23,8 @@ pub fn log(level: sys::ggml_log_level::Type, msg: &str) {
     }
 }
 
+macro_rules! log_debug { ($($t:tt)*) => { $crate::log::log($crate::log::DEBUG, &format!($($t)*)) } }
 macro_rules! log_info { ($($t:tt)*) => { $crate::log::log($crate::log::INFO, &format!($($t)*)) } }
 macro_rules! log_warn { ($($t:tt)*) => { $crate::log::log($crate::log::WARN, &format!($($t)*)) } }
 macro_rules! log_error { ($($t:tt)*) => { $crate::log::log($crate::log::ERROR, &format!($($t)*)) } }
-pub(crate) use {log_error, log_info, log_warn};
+pub(crate) use {log_debug, log_error, log_info, log_warn};
