@@ -163,3 +163,59 @@ mod fault {
         (k == *n).then(|| format!("failed: fault injected by UNICORN_FAULT ({want} #{k})"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The plan cache: a split computed again gets its plan back; a split that differs in
+    //! anything a plan depends on (here an address) gets a new one.
+    use super::*;
+    use crate::engine::reference::ReferenceEngine;
+    use crate::placement::{Attention, Placement};
+    use ggml_sys as sys;
+    use std::sync::Arc;
+
+    fn backend() -> Backend {
+        let engine: Arc<dyn crate::engine::Engine> = Arc::new(ReferenceEngine::new().expect("a CPU pool"));
+        let placement = Arc::new(Placement::new(Attention::Igpu, None, Some(engine.clone())));
+        let device = Box::leak(Box::new(Device::new(crate::engine::Role::Igpu, engine, placement)));
+        Backend::new(device)
+    }
+
+    #[test]
+    fn plans_are_kept_by_uid_and_signature() {
+        let params = sys::ggml_init_params { mem_size: 16 << 20, mem_buffer: std::ptr::null_mut(), no_alloc: false };
+        // SAFETY: ggml calls on a context of our own, freed at the end; the graphs and tensors
+        // live in it.
+        unsafe {
+            let ctx = sys::ggml_init(params);
+            let x = sys::ggml_new_tensor_2d(ctx, sys::ggml_type::GGML_TYPE_F32, 64, 2);
+            let w = sys::ggml_new_tensor_1d(ctx, sys::ggml_type::GGML_TYPE_F32, 64);
+            let y = sys::ggml_mul(ctx, sys::ggml_rms_norm(ctx, x, 1e-6), w);
+            sys::ggml_set_output(y);
+            let gf = sys::ggml_new_graph(ctx);
+            sys::ggml_build_forward_expand(gf, y);
+            let b = backend();
+            let split = crate::ffi::backend::split_of(gf);
+            assert_eq!(split.uid, 0, "a graph of our own has no scheduler id");
+            let p1 = b.plan(&split).expect("a plan");
+            assert_eq!(p1.n_steps(), 1, "norm + mul fused: {:?}", p1.steps);
+            let p2 = b.plan(&crate::ffi::backend::split_of(gf)).expect("a plan");
+            assert!(Arc::ptr_eq(&p1, &p2), "the same split gets its plan back (signature)");
+            // Another output address: not the same plan (a launch graph holds addresses).
+            let old = (*y).data;
+            (*y).data = sys::ggml_new_tensor_2d(ctx, sys::ggml_type::GGML_TYPE_F32, 64, 2).as_ref().unwrap().data;
+            let p3 = b.plan(&crate::ffi::backend::split_of(gf)).expect("a plan");
+            assert!(!Arc::ptr_eq(&p1, &p3), "a moved output gets a new plan");
+            (*y).data = old;
+            // A scheduler id seen before returns its plan without a signature.
+            let mut s = crate::ffi::backend::split_of(gf);
+            s.uid = 7;
+            let p4 = b.plan(&s).expect("a plan");
+            assert!(Arc::ptr_eq(&p1, &p4));
+            s.nodes.clear(); // even with nothing else to go by
+            s.private.clear();
+            assert!(Arc::ptr_eq(&p1, &b.plan(&s).expect("a plan")));
+            sys::ggml_free(ctx);
+        }
+    }
+}
