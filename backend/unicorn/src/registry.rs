@@ -121,7 +121,12 @@ pub fn discover() -> Discovery {
             if hw.npu.is_some() {
                 log_info!("UNICORN_NPU0: {e}; UNICORN_NPU0 is emulated");
             }
-            npu::NpuEngine::emulated().map(|e| Box::new(e) as Box<dyn Engine>).map_err(|e| why.push(format!("UNICORN_NPU0: {e}"))).ok()
+            // Asked for and not started (e.g. an unknown UNICORN_NPU_EMULATION): a warning, not
+            // an info line the tools hide by default.
+            npu::NpuEngine::emulated()
+                .map(|e| Box::new(e) as Box<dyn Engine>)
+                .map_err(|e| log_warn!("UNICORN_NPU0: the emulated NPU did not start ({e}); no NPU device, attention runs on the iGPU"))
+                .ok()
         }
         Err(e) => {
             why.push(format!("UNICORN_NPU0: {e}"));
