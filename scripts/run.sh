@@ -30,7 +30,8 @@ if [ -n "$gemma3n" ]; then
   echo "NOTE: $(basename "$model") has SYNTHETIC random weights: the text below is meaningless;"
   echo "      what matters is that it equals the CPU backend's (scripts/test.sh checks that)."
 fi
-[ -f "$model" ] || { say "model not found: $model"; exit 1; }
+[ -f "$model" ] || { say "model not found: $model (from $PWD)"; exit 1; }
+model=$(realpath -- "$model")  # the tools run in build/bin: a relative path must not change meaning
 
 placement_file=${UNICORN_PLACEMENT_FILE:-$UNICORN_CACHE/placement.txt}
 if hardware_present; then
@@ -49,10 +50,19 @@ else
 fi
 cd "$here/build/bin"
 log=$(mktemp); trap 'rm -f "$log" "$log.unicorn" "$log.cpu"' EXIT
+# A failed tool's cause, from its log (which the exit trap deletes): error lines, then the last
+# lines without the scheduler dump.
+failed() {
+  say "$1 failed (exit $2); its log says:"
+  grep -v -E '^(node #|## SPLIT)' "$log" | grep -i -E 'error|failed|abort|exception|panick' | head -n 12 >&2
+  echo "--- last lines ---" >&2
+  grep -v -E '^(node #|## SPLIT)' "$log" | tail -n 20 >&2
+  exit 1
+}
 common=(-m "$model" -p "$prompt" -n "$n" --temp 0 -no-cnv -t "$(nproc)" --no-log-prefix --no-log-timestamps --log-colors off)
 
 echo "== Unicorn ($mode)"
-GGML_SCHED_DEBUG=2 ./llama-completion --backend unicorn "${common[@]}" -lv 5 2>"$log"
+GGML_SCHED_DEBUG=2 ./llama-completion --backend unicorn "${common[@]}" -lv 5 2>"$log" || failed llama-completion $?
 echo
 echo "== Placement (llama.cpp scheduler, GGML_SCHED_DEBUG=2)"
 python3 "$here/tests/integration/sched_debug.py" < "$log" || true
@@ -67,7 +77,7 @@ echo
 echo "== Speed: llama-bench, Unicorn ($mode) against the CPU backend, same machine, same run"
 echo "   (ratio = Unicorn / CPU; the CPU backend runs its optimised default kernels)"
 ./llama-bench --backend unicorn -m "$model" -p 64 -n 32 -r 3 -t "$(nproc)" -o jsonl 2>"$log" >"$log.unicorn" \
-  || { tail -n 20 "$log"; exit 1; }
+  || failed "llama-bench (Unicorn)" $?
 env -u UNICORN_EMULATE ./llama-bench -m "$model" -p 64 -n 32 -r 3 -t "$(nproc)" -ngl 0 -fa 1 -ctk bf16 -ctv bf16 \
-  -o jsonl 2>"$log" >"$log.cpu" || { tail -n 20 "$log"; exit 1; }
+  -o jsonl 2>"$log" >"$log.cpu" || failed "llama-bench (CPU)" $?
 python3 "$here/scripts/bench-compare.py" "$log.unicorn" "$log.cpu"

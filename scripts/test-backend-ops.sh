@@ -10,11 +10,22 @@
 # test-backend-ops call may run (default 3600; a hang is a failure, not a wait).
 #
 # Exactness: test-backend-ops compares with ggml-cpu's reference kernels, which a device run by
-# Unicorn's CPU reference engine (it says so in its description) reproduces bit for bit. For
-# such a device every case must be equal (error bound 0, patches/0007), except the cases named
-# in EXACT_EXCEPT, where the reference engine is measured not to be exact; those keep
-# test-backend-ops' own bounds. Hardware engines keep the upstream bounds. Override with
-# UNICORN_TBO_MAX_ERR (a bound) and UNICORN_TBO_EXACT_EXCEPT (a regex over "OP(vars)").
+# Unicorn's CPU reference engine reproduces bit for bit. The plugin says which devices do, one
+# line per device when it registers them: "unicorn: DEV: numerics: exact ..." or "... bounded"
+# (Device::exact). For an exact device every case must be equal (error bound 0, patches/0007),
+# except the cases named in EXACT_EXCEPT, where the reference engine is measured not to be
+# exact; those keep test-backend-ops' own bounds. Bounded devices (hardware engines, the NPU's
+# aie-host emulation) keep the upstream bounds. No such line: no verdict (a failure). Override
+# with UNICORN_TBO_MAX_ERR (a bound) and UNICORN_TBO_EXACT_EXCEPT (a regex over "OP(vars)").
+#
+# Floors: tests/floors/test-backend-ops.tsv holds, per device, numerics and op, the number of
+# cases the device claimed (`support` mode) when it was committed; every claimed case is then
+# run and must pass. A whole run (no extra arguments) with fewer claimed cases of an op than its
+# floor fails (an op a device stopped claiming, a type dropped from a claim); an emulated run
+# (UNICORN_EMULATE=1, what CI runs; floors are for the emulated devices) must have floors for
+# the numerics each device reports. More cases pass and say which floors to raise:
+# a new claim raises them in the same commit (UNICORN_TBO_WRITE_FLOORS=1 rewrites this device's
+# rows from the support query and stops). UNICORN_TBO_FLOORS names another file.
 #
 # Verdict (last line): passes only if the tool exits 0, its own "N/M tests passed" line says
 # N = M > 0, N equals the OK lines counted here, and no case line says FAIL. A case that fails
@@ -26,6 +37,8 @@ dev=${1:?usage: test-backend-ops.sh DEVICE [test-backend-ops args]}; shift
 bin=$here/build/bin
 jobs=${UNICORN_TBO_JOBS:-$(nproc)}
 limit=${UNICORN_TBO_TIMEOUT:-3600}
+floors=${UNICORN_TBO_FLOORS:-$here/tests/floors/test-backend-ops.tsv}
+whole_run=$([ $# = 0 ] && echo 1 || echo 0)
 
 log=$(mktemp); support=$(mktemp); trap 'rm -f "$log" "$support"' EXIT
 
@@ -57,20 +70,60 @@ EXACT_EXCEPT+='|^FLASH_ATTN_EXT\(.*(,sinks=1,|,type_V=f16,)'
 # SILU_MUL: SILU's own exception, inside llama.cpp's fused SILU+MUL case.
 EXACT_EXCEPT+='|^SILU_MUL\('
 
-if grep -qE "^unicorn: $dev: .*CPU reference engine" "$support"; then
+numerics=$(sed -nE "s/^unicorn: $dev: numerics: ([a-z]+).*/\1/p" "$support" | head -1)
+if [ -z "$numerics" ]; then
+  grep -E "^unicorn: " "$support" | head -10
+  echo "test-backend-ops $dev: no verdict (the plugin reported no 'unicorn: $dev: numerics: exact|bounded' line)"
+  exit 1
+fi
+if [ "$numerics" = exact ]; then
   export GGML_TEST_MAX_ERR=${UNICORN_TBO_MAX_ERR:-0}
   export GGML_TEST_MAX_ERR_EXCEPT=${UNICORN_TBO_EXACT_EXCEPT:-$EXACT_EXCEPT}
   echo "test-backend-ops: $dev runs on the CPU reference engine: every case must equal ggml-cpu's" \
        "reference (error bound $GGML_TEST_MAX_ERR) except those matching $GGML_TEST_MAX_ERR_EXCEPT"
+else
+  echo "test-backend-ops: $dev reports numerics '$numerics': test-backend-ops' own error bounds"
 fi
 if [ -z "$ops" ]; then
   echo "test-backend-ops: $dev claims no op (is UNICORN_EMULATE=1 set?)"; exit 1
 fi
+
+# Floors (see the header): claimed cases per op against the committed counts for (dev, numerics).
+floor_why=()
+per_op=$(awk -F'","' -v d="$dev" 'substr($1,2)==d && $5=="1" {n[$2]++} END {for (o in n) print o, n[o]}' "$support" | sort)
+if [ "$whole_run" = 1 ] && [ "${UNICORN_TBO_WRITE_FLOORS:-0}" = 1 ]; then
+  { grep -v -P "^\Q$dev\E\t\Q$numerics\E\t" "$floors" 2>/dev/null
+    printf '%s\n' "$per_op" | awk -v d="$dev" -v m="$numerics" 'NF {print d "\t" m "\t" $1 "\t" $2}'
+  } > "$floors.tmp" && mv "$floors.tmp" "$floors"
+  echo "test-backend-ops: floors for $dev ($numerics) written to $floors"; exit 0
+elif [ "${UNICORN_EMULATE:-0}" != 1 ]; then
+  echo "test-backend-ops: not emulated: the floors (for the emulated devices) are not checked"
+elif [ "$whole_run" = 1 ]; then
+  rows=$(awk -F'\t' -v d="$dev" -v m="$numerics" '$1 == d && $2 == m {print $3, $4}' "$floors" 2>/dev/null)
+  [ -n "$rows" ] || floor_why+=("no committed floors for $dev ($numerics) in $floors")
+  while read -r op floor; do
+    [ -n "$op" ] || continue
+    got=$(printf '%s\n' "$per_op" | awk -v o="$op" '$1 == o {print $2}'); got=${got:-0}
+    if [ "$got" -lt "$floor" ]; then
+      floor_why+=("$op: $got cases, below its floor $floor")
+    elif [ "$got" -gt "$floor" ]; then
+      echo "test-backend-ops: $dev $op: $got cases, above its floor $floor: raise it in $floors in this commit"
+    fi
+  done <<< "$rows"
+  while read -r op got; do
+    [ -n "$op" ] || continue
+    printf '%s\n' "$rows" | awk -v o="$op" '$1 == o {f=1} END {exit !f}' \
+      || echo "test-backend-ops: $dev $op: $got cases and no floor: add it to $floors in this commit"
+  done <<< "$per_op"
+  [ -z "$rows" ] || echo "test-backend-ops: $dev ($numerics): case counts checked against $(printf '%s\n' "$rows" | wc -l) floors in $floors"
+else
+  echo "test-backend-ops: a partial run (arguments $*): floors not checked"
+fi
+echo "test-backend-ops: $dev claims: $ops"
+
 # The iGPU fuses runs of element-wise nodes (engine/fuse.rs, on the emulated device too), which
 # the support listing (one op a case) does not show: llama.cpp's fusion cases run them.
 [ "$dev" = UNICORN_IGPU0 ] && ops+=,RMS_NORM_MUL_ADD,ADD_ADD,ADD_RMS_NORM,RELU_SQR,GELU_MUL,SILU_MUL,SIGMOID_MUL,SOFTCAP
-echo "test-backend-ops: $dev claims: $ops"
-
 bounded "$bin/test-backend-ops" test -b "$dev" -o "$ops" -j "$jobs" "$@" > "$log" 2>&1
 rc=$?
 
@@ -100,6 +153,9 @@ else
 fi
 [ "$failed" = 0 ] || { verdict=FAILED; why+=("$failed FAIL lines"); }
 [ "$passed" -gt 0 ] || { verdict=FAILED; why+=("no case passed"); }
+[ ${#floor_why[@]} = 0 ] || { verdict=FAILED; why+=("${floor_why[@]}"); }
+
+
 [ "$verdict" = ok ] || { echo "--- last lines of the log ---"; tail -15 "$log"; }
 reasons=$(printf '; %s' "${why[@]}"); reasons=${reasons#; }
 echo "test-backend-ops $dev (emulated: ${UNICORN_EMULATE:-0}): $passed cases passed, $failed failed" \

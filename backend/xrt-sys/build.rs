@@ -16,6 +16,8 @@ fn main() {
     println!("cargo:rerun-if-changed=shim/ucn_xrt.cpp");
     println!("cargo:rerun-if-changed=include/ucn_xrt.h");
     println!("cargo:rerun-if-env-changed=XRT_ROOT");
+    // `ucn_no_shim`: no shim was built; the test that loads it is then reported as ignored.
+    println!("cargo::rustc-check-cfg=cfg(ucn_no_shim)");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let roots: Vec<PathBuf> = match std::env::var("XRT_ROOT") {
         Ok(r) if !r.is_empty() => vec![PathBuf::from(r)],
@@ -23,6 +25,7 @@ fn main() {
     };
     let Some(root) = roots.iter().find(|r| r.join("include/xrt/xrt_hw_context.h").exists()) else {
         println!("cargo:rustc-env=UCN_XRT_SHIM=");
+        println!("cargo:rustc-cfg=ucn_no_shim");
         return;
     };
     let include = root.join("include");
@@ -31,6 +34,7 @@ fn main() {
         v => {
             println!("cargo:warning=XRT headers in {} are {v:?}, older than 2.17 (no hw_context): libunicorn-xrt.so not built", root.display());
             println!("cargo:rustc-env=UCN_XRT_SHIM=");
+            println!("cargo:rustc-cfg=ucn_no_shim");
             return;
         }
     }

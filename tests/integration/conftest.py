@@ -424,13 +424,15 @@ def generated_tokens(res: Result) -> int:
 
 
 def completion(run, model, prompt: str, n: int, unicorn: bool, extra=(), env: dict | None = None,
-               ctx: int = 512) -> Result:
+               ctx: int = 512, after=(), timeout: float = 600) -> Result:
     """Greedy llama-completion of exactly n tokens (--ignore-eos), through --backend unicorn
     (emulated) or on the CPU baseline. Fails the test unless it exits 0, generated n tokens and
-    printed the prompt followed by non-empty text. `res.generated` holds that text."""
+    printed the prompt followed by non-empty text. `res.generated` holds that text.
+    `extra` goes before the side's arguments (UNICORN_ARGS / CPU_ARGS), `after` after them, so
+    it overrides what --backend unicorn or the baseline set (-ctk, -fa, -ngl, ...)."""
     args = ["-m", model, "-p", prompt, "-n", n, "--temp", 0, "-no-cnv", "-c", ctx, "--ignore-eos"] + COMMON + list(extra)  # extra last: its -lv 5 wins
-    res = check_ok(run("llama-completion", args + (UNICORN_ARGS if unicorn else CPU_ARGS),
-                       unicorn=unicorn, timeout=600, env=env))
+    res = check_ok(run("llama-completion", args + (UNICORN_ARGS if unicorn else CPU_ARGS) + list(after),
+                       unicorn=unicorn, timeout=timeout, env=env))
     got = generated_tokens(res)
     assert got == n, f"asked for {n} tokens, llama-completion generated {got}:\n{res.tail()}"
     assert res.stdout.startswith(prompt), f"stdout does not start with the prompt {prompt!r}: {res.stdout[:200]!r}"

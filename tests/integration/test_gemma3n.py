@@ -81,6 +81,7 @@ def test_gemma3n_placement_emulated(gemma3n_tiny, run):
     g = max(graphs, key=lambda g: len(g.nodes))
     print(f"gemma3n tiny, largest graph: {g.one_line()}")
     n_fa = sum(n.op == "FLASH_ATTN_EXT" for n in g.nodes)
+    assert n_fa >= 20, f"{n_fa} FLASH_ATTN_EXT nodes in the largest graph: attention did not run (22 layers)"
     off = [f"{n.name} ({n.op}) on {n.backend}" for n in g.nodes
            if (n.op == "FLASH_ATTN_EXT") != (n.backend == NPU) or (n.backend == "CPU" and n.op != "GET_ROWS")]
     assert not off, f"ops off their device: {off[:10]}"
@@ -89,7 +90,9 @@ def test_gemma3n_placement_emulated(gemma3n_tiny, run):
     # Every tensor copied into a Unicorn split (a split input) must be accounted for: a node the
     # CPU ran, a view of one, or a graph input llama.cpp fills (positions, KV indices, output
     # ids). Anything else - a node of the other Unicorn device, or a name the dump does not
-    # resolve - fails. Names in the dump are cut to 20 characters, sizes rounded to K/M.
+    # resolve - fails. Split inputs are printed with their full names, node names cut to 20
+    # characters: an input is matched to the nodes whose printed name is its first 20 characters
+    # (all of them must be CPU nodes). Sizes are rounded to K/M.
     unaccounted = []
     for s in g.splits:
         if s.backend not in (NPU, IGPU):
@@ -109,6 +112,7 @@ def test_gemma3n_placement_emulated(gemma3n_tiny, run):
 GRAPH_INPUT = re.compile(r"^(inp_\w+|attn_inp_\w+|out_ids)$")
 VIEW_SUFFIX = re.compile(r"^(.*?)\s*\((reshaped|view|permuted|transposed|cont)\)$")  # ggml's view names
 UNNAMED = re.compile(r"^node_\d+$")  # the dump's name for a node llama.cpp left unnamed
+NAME_WIDTH = 20  # ggml_backend_sched_print_assignments prints node names as %20.20s
 
 
 def copy_source(g, split, name: str, size: str) -> str | None:
@@ -116,16 +120,21 @@ def copy_source(g, split, name: str, size: str) -> str | None:
     one or a graph input (see test_gemma3n_placement_emulated). Producers are looked for in the
     splits before this one."""
     earlier = [n for s in g.splits if s.index < split.index for n in s.nodes]
-    nodes = {n.name: n for n in earlier}
-    if name in nodes:
-        return f"CPU node {name}" if nodes[name].backend == "CPU" else None
+
+    def producers(full: str) -> list:
+        """Earlier nodes the full name may denote (the dump prints node names cut to 20)."""
+        return [n for n in earlier if n.name == full[:NAME_WIDTH].strip()]
+
+    if found := producers(name):
+        return f"CPU node {name}" if all(n.backend == "CPU" for n in found) else None
     if GRAPH_INPUT.match(name):
         return "graph input"
     m = VIEW_SUFFIX.match(name)
     if m:
         base = m.group(1).strip()
         if base:
-            return f"view of CPU node {base}" if base in nodes and nodes[base].backend == "CPU" else None
+            found = producers(base)
+            return f"view of CPU node {base}" if found and all(n.backend == "CPU" for n in found) else None
         # an unnamed base (the dump prints such nodes as node_N): accept it only if every unnamed
         # earlier node of the same size ran on the CPU
         same = [n for n in earlier if UNNAMED.match(n.name) and n.size == size]

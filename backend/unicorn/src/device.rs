@@ -11,6 +11,10 @@ use crate::probe;
 use crate::tensor::Tensor;
 use ggml_sys::{ggml_backend_dev_type as dt, ggml_op as op};
 
+/// The name of the CPU reference engine (`engine::reference`, and the NPU's `reference`
+/// emulation path): the kernels of `ops`, which keep ggml-cpu's reference summation order.
+pub const REFERENCE_ENGINE: &str = "CPU reference";
+
 pub struct Device {
     pub role: Role,
     pub name: CString,
@@ -53,6 +57,13 @@ impl Device {
             mapped_weights: std::sync::OnceLock::new(),
             disabled_ops: disabled_ops_from_env(),
         }
+    }
+
+    /// Exact numerics: the device runs on the CPU reference engine, whose results equal
+    /// ggml-cpu's reference kernels bit for bit. The registry logs it per device
+    /// ("numerics: exact"), and scripts/test-backend-ops.sh then asks for error bound 0.
+    pub fn exact(&self) -> bool {
+        self.engine.emulated() && self.engine.name() == REFERENCE_ENGINE
     }
 
     /// NPU: an accelerator llama.cpp adds to every scheduler, holding no weights.
@@ -132,8 +143,30 @@ impl Device {
             return true;
         }
         let disabled = self.disabled_ops.iter().any(|d| d == crate::tensor::op_name(node));
-        !disabled && self.select(node).is_some()
+        let claimed = !disabled && self.select(node).is_some();
+        if !claimed && node.op() == op::GGML_OP_FLASH_ATTN_EXT {
+            say_kv_type_unread(node);
+        }
+        claimed
     }
+}
+
+/// Attention on a KV cache no Unicorn kernel reads (`-ctk q8_0`, ...) goes to the CPU: said once
+/// per K/V type pair, so the move is not silent.
+fn say_kv_type_unread(node: &Tensor) {
+    static SAID: std::sync::Mutex<Vec<(u32, u32)>> = std::sync::Mutex::new(Vec::new());
+    let (Some(k), Some(v)) = (node.src(1), node.src(2)) else { return };
+    let float = |t: u32| crate::ops::cpy::float_elem_size(t).is_some();
+    if float(k.dtype()) && float(v.dtype()) {
+        return;
+    }
+    let Ok(mut said) = SAID.lock() else { return };
+    if said.contains(&(k.dtype(), v.dtype())) {
+        return;
+    }
+    said.push((k.dtype(), v.dtype()));
+    let (kt, vt) = (crate::tensor::type_name(k.dtype()), crate::tensor::type_name(v.dtype()));
+    log_warn!("FLASH_ATTN_EXT with K type {kt}, V type {vt}: no Unicorn kernel reads this KV-cache type, so attention runs on the CPU (Unicorn's attention reads f32, f16 and bf16: -ctk bf16 -ctv bf16)");
 }
 
 /// `UNICORN_DISABLE_OPS`: ggml op names (as `op_name` gives them), read once for both devices;
@@ -169,4 +202,22 @@ fn budget_from_env(role: Role) -> Option<usize> {
 /// Ops that compute nothing (ggml skips them in graph_compute).
 pub fn is_empty_op(o: op::Type) -> bool {
     matches!(o, op::GGML_OP_NONE | op::GGML_OP_RESHAPE | op::GGML_OP_VIEW | op::GGML_OP_PERMUTE | op::GGML_OP_TRANSPOSE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{npu::NpuEngine, reference::ReferenceEngine};
+
+    /// The exact flag follows the engine, not the wording of the description: both reference
+    /// paths (the iGPU's engine, the NPU's default emulation) report it.
+    #[test]
+    fn reference_engines_are_exact() {
+        let igpu = Device::new(Role::Igpu, Box::new(ReferenceEngine::new().unwrap()), Attention::Npu);
+        assert!(igpu.exact(), "{:?}", igpu.description);
+        if std::env::var("UNICORN_NPU_EMULATION").unwrap_or_default().trim().is_empty() {
+            let npu = Device::new(Role::Npu, Box::new(NpuEngine::emulated().unwrap()), Attention::Npu);
+            assert!(npu.exact(), "{:?}", npu.description);
+        }
+    }
 }

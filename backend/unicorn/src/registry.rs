@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::device::Device;
 use crate::engine::{gpu::GpuEngine, npu, reference::ReferenceEngine, Engine, Role};
 use crate::gpu::Gpu;
-use crate::log::log_info;
+use crate::log::{log_info, log_warn};
 use crate::placement::{Attention, Emulation, Placement};
 use crate::probe;
 use ggml_sys as sys;
@@ -101,11 +101,13 @@ pub fn discover() -> Discovery {
             if hw.npu.is_some() {
                 log_info!("UNICORN_NPU0: {e}; UNICORN_NPU0 is emulated");
             }
+            // Asked for and not started (e.g. an unknown UNICORN_NPU_EMULATION): a warning, not
+            // an info line the tools hide by default.
             emulation
                 .npu
                 .and_then(|path| npu::NpuEngine::emulated(path).map_err(|e| e.to_string()))
                 .map(|e| Arc::new(e) as Arc<dyn Engine>)
-                .map_err(|e| why.push(format!("UNICORN_NPU0: {e}")))
+                .map_err(|e| log_warn!("UNICORN_NPU0: the emulated NPU did not start ({e}); no NPU device, attention runs on the iGPU"))
                 .ok()
         }
         Err(e) => {

@@ -2,12 +2,13 @@
 //! of scripts/npu-xrt-check.sh) and drives it as far as a machine without an NPU allows.
 use std::ffi::{c_char, CStr};
 
+/// Genuinely optional: XRT >= 2.17 exists only in the Debian sid root of
+/// scripts/npu-xrt-check.sh, which builds and runs this test there (a CI stage). Elsewhere the
+/// build script sets `ucn_no_shim` and cargo reports the test as ignored, with the reason.
 #[test]
+#[cfg_attr(ucn_no_shim, ignore = "skipped: no XRT >= 2.17 headers at build time, so no shim to load (scripts/npu-xrt-check.sh runs it with XRT)")]
 fn shim_loads_and_fails_cleanly_without_an_npu() {
-    let Some(path) = xrt_sys::built_shim() else {
-        eprintln!("no XRT >= 2.17 headers at build time: shim not built, nothing to load");
-        return;
-    };
+    let path = xrt_sys::built_shim().expect("the build script built the shim (ucn_no_shim is not set)");
     // SAFETY: the shim this crate's build.rs compiled from shim/.
     let x = unsafe { xrt_sys::Xrt::load(path) }.expect("loading the shim");
     // SAFETY: returns a static string.

@@ -16,6 +16,9 @@ pub(super) fn build() -> Objects {
         None => {
             for d in &discovery.devices {
                 log_info!("{}: {}", d.name.to_string_lossy(), d.description.to_string_lossy());
+                // The switch scripts/test-backend-ops.sh reads (error bound 0 or upstream bounds).
+                let numerics = if d.exact() { "exact (CPU reference engine: equal to ggml-cpu's reference kernels)" } else { "bounded" };
+                log_info!("{}: numerics: {numerics}", d.name.to_string_lossy());
             }
         }
     }

@@ -21,6 +21,14 @@ pub use super::args::ucn_mul_mat_args as Args;
 
 pub fn select(node: &Tensor) -> Option<Args> {
     let (w, x) = (node.src(0)?, node.src(1)?);
+    // A Hadamard rotation (llama.cpp rotates Q, K and V this way for a quantized KV cache,
+    // `-ctk q8_0`): ggml-cpu computes it as a fast Walsh-Hadamard transform by default and as
+    // this mat-mul with its reference kernels, two results that differ in the last bits. No one
+    // kernel here equals both, so it is left to the CPU, which then agrees with the CPU backend
+    // in either configuration (a quantized KV cache keeps attention on the CPU anyway).
+    if node.op_param_i32(1) == ggml_sys::ggml_op_hint::GGML_HINT_SRC0_IS_HADAMARD as i32 {
+        return None;
+    }
     let fmt = quants::format(w.dtype())?;
     if x.dtype() != ty::GGML_TYPE_F32 || node.dtype() != ty::GGML_TYPE_F32 {
         return None;

@@ -643,10 +643,8 @@ mod tests {
     #[test]
     fn patchmap_derivation_reproduces_compiles() {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../kernels/npu/flash_attn_ext/patchmap.py");
-        let Ok(out) = std::process::Command::new("python3").arg(script).arg("--self-test").output() else {
-            eprintln!("python3 not found: skipped");
-            return;
-        };
+        // python3 is a prerequisite of the test suite (scripts/test.sh installs it): missing, this fails.
+        let out = std::process::Command::new("python3").arg(script).arg("--self-test").output().expect("running python3");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
 
