@@ -14,6 +14,7 @@ impl Backend {
     /// `supports_op` accepted, so this means a bug) or an engine failure.
     pub fn graph_compute<'a>(&self, nodes: impl Iterator<Item = Tensor<'a>>) -> Result<(), String> {
         const COMPUTE: i32 = ggml_sys::ggml_tensor_flag::GGML_TENSOR_FLAG_COMPUTE as i32;
+        let split_t0 = std::time::Instant::now(); // observability hook (trace.rs, stats.rs)
         for node in nodes {
             if node.flags() & COMPUTE == 0 || is_empty_op(node.op()) {
                 continue;
@@ -31,14 +32,18 @@ impl Backend {
                     type_name(node.dtype())
                 )
             })?;
+            let t0 = std::time::Instant::now(); // observability hook
             if let Err(e) = engine.compute(&kernel, &node) {
                 // Let the work already enqueued finish before the graph's memory is reused.
                 let _ = engine.synchronize();
                 return Err(format!("{}: {} ({}) {e}", self.device.name.to_string_lossy(), node.name(), op_name(&node)));
             }
+            observe::kernel(self.device, &node, t0); // observability hook
         }
         // One wait per split: the engine may have only enqueued the work.
-        self.device.engine.synchronize().map_err(|e| format!("{}: {e}", self.device.name.to_string_lossy()))
+        let done = self.device.engine.synchronize().map_err(|e| format!("{}: {e}", self.device.name.to_string_lossy()));
+        observe::split(self.device, split_t0); // observability hook
+        done
     }
 }
 
@@ -46,6 +51,37 @@ impl Drop for Backend {
     /// The engine's measurements (the GPU profiler's table), once per backend freed.
     fn drop(&mut self) {
         self.device.engine.report();
+        crate::trace::write(); // observability hook
+    }
+}
+
+/// Observability hooks (`UNICORN_TRACE`, `UNICORN_STATS`): what `graph_compute` calls, one line
+/// per call site, so the hooks re-attach to a rewritten loop as they are. Both are a check of a
+/// `OnceLock` when off.
+mod observe {
+    use crate::device::Device;
+    use crate::tensor::{op_name, Tensor};
+    use crate::{stats, trace};
+    use std::time::Instant;
+
+    /// A kernel of `node` ran from `t0` to now.
+    pub fn kernel(device: &Device, node: &Tensor, t0: Instant) {
+        if !trace::enabled() && !stats::enabled() {
+            return;
+        }
+        let t1 = Instant::now();
+        let dev = device.name.to_string_lossy();
+        stats::record(&dev, op_name(node), t1 - t0, stats::node_bytes(node));
+        if trace::enabled() {
+            trace::span(&dev, op_name(node), &trace::node_fields(node, device.engine.name()), t0, t1);
+        }
+    }
+
+    /// A split (one graph_compute call) ran from `t0` to now, its synchronize included.
+    pub fn split(device: &Device, t0: Instant) {
+        if trace::enabled() {
+            trace::span(&device.name.to_string_lossy(), "split", &[], t0, Instant::now());
+        }
     }
 }
 
