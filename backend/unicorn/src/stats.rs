@@ -52,10 +52,16 @@ pub fn record(device: &str, op: &str, dur: Duration, bytes: u64) {
     row.bytes += bytes;
 }
 
-/// Bytes a kernel moves: every source read once plus the result written once.
+/// Bytes a kernel moves: every source read once plus the result written once. SET_ROWS reads
+/// its rows (src0) and indices (src1) and writes only those rows into the destination it views
+/// (src2, which ggml lists as a source too: not read, not written whole).
 pub fn node_bytes(node: &crate::tensor::Tensor) -> u64 {
-    let srcs: usize = (0..10).filter_map(|i| node.src(i)).map(|s| s.nbytes()).sum();
-    (srcs + node.nbytes()) as u64
+    let read = |n: usize| (0..n).filter_map(|i| node.src(i)).map(|s| s.nbytes()).sum::<usize>();
+    let bytes = match crate::tensor::op_name(node) {
+        "SET_ROWS" => read(2) + node.src(0).map_or(0, |rows| rows.nrows() * node.row_size()),
+        _ => read(10) + node.nbytes(),
+    };
+    bytes as u64
 }
 
 fn render(t: &Table) -> String {
@@ -67,7 +73,7 @@ fn render(t: &Table) -> String {
         "unicorn: UNICORN_STATS: per device and op family (host clocks{})",
         if emulated { "; devices EMULATED on the CPU" } else { "" }
     );
-    let _ = writeln!(o, "unicorn: {:<16} {:<16} {:>9} {:>12} {:>7} {:>12} {:>9}", "device", "op", "count", "total ms", "share", "MB moved", "launches");
+    let _ = writeln!(o, "unicorn: {:<16} {:<16} {:>9} {:>12} {:>7} {:>12}", "device", "op", "launches", "total ms", "share", "MB moved");
     let mut devices: Vec<&String> = t.keys().map(|(d, _)| d).collect();
     devices.dedup();
     for dev in devices {
