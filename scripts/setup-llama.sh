@@ -2,6 +2,15 @@
 # Fetch the pinned llama.cpp, apply patches/, build it with dynamic backends, and lay the
 # tools out in build/bin/ beside libggml-unicorn.so.
 #
+#   scripts/setup-llama.sh [main|tests|unpatched]
+#     main       (default) what scripts/run.sh uses: llama-completion, llama-bench, the CPU and
+#                RPC backends, rpc-server. The shortest cold build.
+#     tests      main plus everything scripts/test.sh uses (llama-server, llama-cli,
+#                test-backend-ops, llama-perplexity, ...). Same build tree: reuses main's objects.
+#     unpatched  the pinned tree WITHOUT patches/ (what a user's own llama.cpp is), only
+#                libllama/ggml/ggml-cpu and llama-completion, in its own cached tree; laid out in
+#                build/unpatched/bin/ (docs/unpatched-llama.md).
+#
 # llama.cpp is never committed. It comes from the PyPI sdist of llama-cpp-python, pinned by
 # sha256. Everything slow lives in a cache outside the work tree ($UNICORN_CACHE, default
 # ~/.cache/unicorn):
@@ -22,16 +31,39 @@ pin_version=0.3.36
 pin_file=llama_cpp_python-${pin_version}.tar.gz
 pin_sha256=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
 
-cmake_flags=(
+mode=${1:-main}
+base_flags=(
   -DCMAKE_BUILD_TYPE=Release -G Ninja
   -DGGML_BACKEND_DL=ON -DBUILD_SHARED_LIBS=ON
   -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
-  -DLLAMA_BUILD_TESTS=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF
+  -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF
 )
-targets=(llama-server llama-cli llama-completion llama-bench llama-perplexity llama-quantize
-         test-backend-ops test-export-graph-ops ggml-cpu)
+main_targets=(llama-completion llama-bench ggml-cpu ggml-rpc ggml-rpc-server)
+test_targets=(llama-server llama-cli llama-perplexity llama-quantize test-backend-ops test-export-graph-ops)
+case $mode in
+  main)      cmake_flags=("${base_flags[@]}" -DLLAMA_BUILD_TESTS=ON -DGGML_RPC=ON); targets=("${main_targets[@]}") ;;
+  tests)     cmake_flags=("${base_flags[@]}" -DLLAMA_BUILD_TESTS=ON -DGGML_RPC=ON); targets=("${main_targets[@]}" "${test_targets[@]}") ;;
+  unpatched) cmake_flags=("${base_flags[@]}" -DLLAMA_BUILD_TESTS=OFF); targets=(llama-completion ggml-cpu) ;;
+  *) echo "usage: $0 [main|tests|unpatched]" >&2; exit 2 ;;
+esac
 
 log() { echo "[setup-llama] $*" >&2; }
+
+# ninja's "[N/M]" counter on stdin -> the full log in $1, one progress line every 5 % on stderr.
+progress() {
+  local logf=$1 next=0 t0=$SECONDS line n m pct
+  : > "$logf"
+  while IFS= read -r line; do
+    printf '%s\n' "$line" >> "$logf"
+    if [[ $line =~ ^\[([0-9]+)/([0-9]+)\] ]]; then
+      n=${BASH_REMATCH[1]} m=${BASH_REMATCH[2]} pct=$((100 * BASH_REMATCH[1] / BASH_REMATCH[2]))
+      if [ "$pct" -ge "$next" ] || [ "$n" = "$m" ]; then
+        log "  $(printf '%3d' "$pct")% ($n/$m steps, $((SECONDS - t0)) s)"
+        next=$((pct - pct % 5 + 5))
+      fi
+    fi
+  done
+}
 
 # 1. The sdist, hash-checked.
 mkdir -p "$cache/dl"
@@ -50,7 +82,8 @@ if ! echo "$pin_sha256  $sdist" | sha256sum -c --status; then
   exit 1
 fi
 
-key=$(printf '%s %s' "$pin_sha256" "${cmake_flags[*]}" | sha256sum | cut -c1-16)
+key_extra=""; [ "$mode" = unpatched ] && key_extra=" unpatched"
+key=$(printf '%s %s%s' "$pin_sha256" "${cmake_flags[*]}" "$key_extra" | sha256sum | cut -c1-16)
 root=$cache/llama/$key
 mkdir -p "$root"
 # One set-up at a time per tree: several checkouts (worktrees, a test run beside a build) share
@@ -70,7 +103,7 @@ fi
 
 # 3. The patched tree. Stage pristine + patches, then copy only changed files into src/.
 patches=("$here"/patches/*.patch)
-[ -e "${patches[0]}" ] || patches=()
+[ -e "${patches[0]}" ] && [ "$mode" != unpatched ] || patches=()
 patch_sha=$( (cat "${patches[@]}" /dev/null) | sha256sum | cut -c1-64)
 if [ ! -f "$root/src/CMakeLists.txt" ] || [ "$(cat "$root/patches.sha" 2>/dev/null)" != "$patch_sha" ]; then
   log "applying ${#patches[@]} patch(es)"
@@ -93,8 +126,10 @@ if [ ! -f "$root/src/CMakeLists.txt" ] || [ "$(cat "$root/patches.sha" 2>/dev/nu
 fi
 
 # vendor/llama.cpp is the patched tree the build and bindgen read.
-mkdir -p "$here/vendor"
-ln -sfn "$root/src" "$here/vendor/llama.cpp"
+if [ "$mode" != unpatched ]; then
+  mkdir -p "$here/vendor"
+  ln -sfn "$root/src" "$here/vendor/llama.cpp"
+fi
 
 # 4. Configure and build (incremental).
 if [ ! -f "$root/build/build.ninja" ]; then
@@ -102,20 +137,29 @@ if [ ! -f "$root/build/build.ninja" ]; then
   cmake -S "$root/src" -B "$root/build" "${cmake_flags[@]}" > "$root/configure.log" 2>&1 \
     || { tail -30 "$root/configure.log"; exit 1; }
 fi
-log "building ${targets[*]} with $jobs jobs (cached in $root/build)"
-cmake --build "$root/build" -j "$jobs" --target "${targets[@]}" > "$root/build.log" 2>&1 \
-  || { tail -40 "$root/build.log"; exit 1; }
+log "building ($mode) ${targets[*]} with $jobs jobs (cached in $root/build; full log: $root/build.log)"
+if ! cmake --build "$root/build" -j "$jobs" --target "${targets[@]}" 2>&1 | progress "$root/build.log"; then
+  tail -40 "$root/build.log"; exit 1
+fi
 
 # 5. build/bin/ in the work tree: the tools and the llama/ggml libraries, side by side.
 #    Hard links where possible (same file system), copies otherwise.
-mkdir -p "$here/build/bin"
+bin=$here/build/bin
+[ "$mode" = unpatched ] && bin=$here/build/unpatched/bin
+mkdir -p "$bin"
 for f in "$root/build/bin"/*; do
   [ -f "$f" ] || continue
-  dst=$here/build/bin/$(basename "$f")
+  dst=$bin/$(basename "$f")
   if ! cmp -s "$f" "$dst" 2>/dev/null; then
     rm -f "$dst"
     ln "$f" "$dst" 2>/dev/null || cp -p "$f" "$dst"
   fi
 done
+if [ "$mode" = unpatched ]; then
+  log "unpatched llama.cpp ready: $bin ($(ls "$bin" | wc -l) files)"
+  exit 0
+fi
+# rpc-server is built as ggml-rpc-server; the name users know is rpc-server.
+[ -f "$bin/ggml-rpc-server" ] && ln -sfn ggml-rpc-server "$bin/rpc-server"
 echo "$root" > "$here/build/llama-root"
-log "llama.cpp ready: $here/build/bin ($(ls "$here/build/bin" | wc -l) files)"
+log "llama.cpp ready: $bin ($(ls "$bin" | wc -l) files)"

@@ -12,7 +12,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 set -e
 install_deps
 install_gpu_toolchains
-build_all
+build_all tests
+bash "$here/scripts/setup-llama.sh" unpatched  # tests/integration/test_unpatched.py
 model=$(bash "$here/scripts/fetch-model.sh" | tail -1)
 say "model: $model"
 set +e

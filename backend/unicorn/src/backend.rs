@@ -2,7 +2,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::device::Device;
-use crate::engine::{Plan, Split};
+use crate::engine::{Plan, Split, Step};
 use crate::tensor::{op_name, type_name};
 
 pub struct Backend {
@@ -40,14 +40,20 @@ impl Backend {
         }
         let plan = self.plan(split).map_err(|e| format!("{dev}: {e}"))?;
         let engine = &self.device.engine;
-        if let Err((i, e)) = engine.run(&plan, split) {
+        let split_t0 = std::time::Instant::now(); // observability hook (trace.rs, stats.rs)
+        let mut step_t0 = split_t0;
+        let mut observer = |step: &Step| observe::step(self.device, split, step, &mut step_t0); // observability hook
+        let watch: Option<&mut dyn FnMut(&Step)> = if observe::enabled() { Some(&mut observer) } else { None };
+        if let Err((i, e)) = engine.run(&plan, split, watch) {
             // Let the work already enqueued finish before the graph's memory is reused.
             let _ = engine.synchronize();
             let node = &split.nodes[i];
             return Err(format!("{dev}: {} ({}) {e}", node.name(), op_name(node)));
         }
         // One wait per split: the engine may have only enqueued the work.
-        engine.synchronize().map_err(|e| format!("{dev}: {e}"))
+        let done = engine.synchronize().map_err(|e| format!("{dev}: {e}"));
+        observe::split(self.device, split_t0); // observability hook
+        done
     }
 
     /// The plan of `split`: a kept one when the scheduler's id or, failing that, the split's
@@ -115,6 +121,53 @@ impl Drop for Backend {
     /// per backend freed.
     fn drop(&mut self) {
         self.device.report();
+        crate::trace::write(); // observability hook
+    }
+}
+
+/// Observability hooks (`UNICORN_TRACE`, `UNICORN_STATS`): what `graph_compute` calls, one line
+/// per call site. Both are a check of a `OnceLock` when off. A span is a step of the plan: one
+/// node's kernel, or a fused chain (named `OP+OP+... (fused)`, its `nodes` field the count).
+/// Host clocks: under emulation the step's computation; on a GPU its enqueueing (the engine
+/// then runs step by step, without launch graphs, while a hook is on).
+mod observe {
+    use crate::device::Device;
+    use crate::engine::{Split, Step};
+    use crate::tensor::op_name;
+    use crate::{stats, trace};
+    use std::time::Instant;
+
+    pub fn enabled() -> bool {
+        trace::enabled() || stats::enabled()
+    }
+
+    /// `step` of a plan of `split` ran from `*t0` to now (then `*t0` moves to now).
+    pub fn step(device: &Device, split: &Split, step: &Step, t0: &mut Instant) {
+        let t1 = Instant::now();
+        let (start, t) = (*t0, t1);
+        *t0 = t1;
+        let dev = device.name.to_string_lossy();
+        let nodes = &split.nodes[step.nodes.clone()];
+        let last = &nodes[nodes.len() - 1];
+        let name = if nodes.len() == 1 {
+            op_name(last).to_string()
+        } else {
+            format!("{} (fused)", nodes.iter().map(op_name).collect::<Vec<_>>().join("+"))
+        };
+        stats::record(&dev, &name, t - start, nodes.iter().map(stats::node_bytes).sum());
+        if trace::enabled() {
+            let mut fields = trace::node_fields(last, device.engine.name());
+            fields[0].1 = name.clone();
+            fields.push(("nodes", nodes.len().to_string()));
+            trace::span(&dev, &name, &fields, start, t);
+        }
+    }
+
+    /// A split (one graph_compute call) ran from `t0` to now, its synchronize included.
+    pub fn split(device: &Device, t0: Instant) {
+        if trace::enabled() {
+            trace::span(&device.name.to_string_lossy(), "split", &[], t0, Instant::now());
+        }
     }
 }
 

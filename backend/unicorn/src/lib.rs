@@ -31,4 +31,6 @@ pub mod plan;
 pub mod probe;
 pub mod quants;
 pub mod registry;
+pub mod stats;
 pub mod tensor;
+pub mod trace;

@@ -315,8 +315,9 @@ impl Engine for GpuEngine {
     fn plan(&self, split: &Split, kernels: Vec<Kernel>) -> Plan {
         Plan::new(if self.fusion { fuse::plan(split, kernels) } else { fuse::unfused(kernels) })
     }
-    fn run(&self, plan: &Plan, split: &Split) -> Result<(), (usize, EngineError)> {
-        if let Some(graphs) = self.graphs() {
+    fn run(&self, plan: &Plan, split: &Split, mut observer: Option<&mut dyn FnMut(&Step)>) -> Result<(), (usize, EngineError)> {
+        // Observed (trace, statistics): step by step, so each step can be seen.
+        if let Some(graphs) = self.graphs().filter(|_| observer.is_none()) {
             match self.run_graph(graphs, plan, split) {
                 Ok(()) => return Ok(()),
                 Err((i, e)) => {
@@ -334,6 +335,9 @@ impl Engine for GpuEngine {
             let scratch = if need > 0 { self.scratch(need, None).map_err(|e| (i, e))? } else { 0 };
             for l in Self::step_launches(step, split, scratch).map_err(|e| (i, e))? {
                 self.launch(&l).map_err(|e| (i, e))?;
+            }
+            if let Some(o) = observer.as_mut() {
+                o(step);
             }
         }
         Ok(())

@@ -64,14 +64,18 @@ pub trait Engine: Send + Sync {
     fn plan(&self, _split: &Split, kernels: Vec<Kernel>) -> Plan {
         Plan::new(fuse::unfused(kernels))
     }
-    /// Runs (or enqueues) a plan of `split`. On failure: the index of the node whose step
+    /// Runs (or enqueues) a plan of `split`, calling `observer` (when given: tracing or
+    /// statistics are on) after each step. On failure: the index of the node whose step
     /// failed, and why.
-    fn run(&self, plan: &Plan, split: &Split) -> Result<(), (usize, EngineError)> {
+    fn run(&self, plan: &Plan, split: &Split, mut observer: Option<&mut dyn FnMut(&Step)>) -> Result<(), (usize, EngineError)> {
         for step in &plan.steps {
             let i = step.nodes.start;
             match &step.work {
                 Work::Op(k) => self.compute(k, &split.nodes[i]).map_err(|e| (i, e))?,
                 Work::Chain(_) => return Err((i, EngineError::Unsupported("a fused chain on an engine without fused kernels".into()))),
+            }
+            if let Some(o) = observer.as_mut() {
+                o(step);
             }
         }
         Ok(())

@@ -1,6 +1,6 @@
 //! The reference engine: the CPU kernels of `ops`, on a thread pool of its own.
 use super::pool::CpuPool;
-use super::{fuse, Engine, EngineError, Plan, Split, Work};
+use super::{fuse, Engine, EngineError, Plan, Split, Step, Work};
 use crate::ops::{self, Kernel};
 use crate::tensor::Tensor;
 
@@ -34,17 +34,19 @@ impl Engine for ReferenceEngine {
     fn plan(&self, split: &Split, kernels: Vec<Kernel>) -> Plan {
         Plan::new(if self.fusion { fuse::plan(split, kernels) } else { fuse::unfused(kernels) })
     }
-    fn run(&self, plan: &Plan, split: &Split) -> Result<(), (usize, EngineError)> {
-        self.pool.install(|| {
-            for step in &plan.steps {
-                match &step.work {
+    fn run(&self, plan: &Plan, split: &Split, mut observer: Option<&mut dyn FnMut(&Step)>) -> Result<(), (usize, EngineError)> {
+        for step in &plan.steps {
+            self.pool
+                .install(|| match &step.work {
                     Work::Op(k) => ops::run(k, &split.nodes[step.nodes.start]),
                     Work::Chain(c) => fuse::run_reference(c, split, step.nodes.end - 1),
-                }
+                })
+                .map_err(|e| (step.nodes.start, e))?;
+            if let Some(o) = observer.as_mut() {
+                o(step);
             }
-            Ok(())
-        })
-        .map_err(|e| (0, e))?
+        }
+        Ok(())
     }
     fn set_n_threads(&self, n: usize) {
         self.pool.set_n_threads(n);

@@ -59,7 +59,38 @@ fn objects_ready_contains(dev: sys::ggml_backend_dev_t) -> bool {
 /// Entry point of a dynamic ggml backend: the (single, static) registry.
 #[no_mangle]
 pub extern "C" fn ggml_backend_init() -> sys::ggml_backend_reg_t {
-    guard("ggml_backend_init", std::ptr::null_mut(), || objects().reg)
+    guard("ggml_backend_init", std::ptr::null_mut(), || match check_ggml_version() {
+        Ok(()) => objects().reg,
+        Err(why) => {
+            log_error!("{why}");
+            std::ptr::null_mut()
+        }
+    })
+}
+
+/// The ggml this process runs must be the one the plugin was built against: the backend API
+/// version alone does not protect `ggml_op` numbering or `ggml_tensor`'s layout, so another
+/// ggml version is refused with a message instead of computing garbage or crashing.
+/// `UNICORN_FAULT=GGML_VERSION` pretends a mismatch (to test this message).
+fn check_ggml_version() -> Result<(), String> {
+    let built = env!("UNICORN_GGML_VERSION");
+    // SAFETY: ggml_version returns a pointer to a static NUL-terminated string (ggml.c).
+    let running = unsafe { std::ffi::CStr::from_ptr(sys::ggml_version()) }.to_string_lossy().into_owned();
+    let built = if std::env::var("UNICORN_FAULT").is_ok_and(|f| f.trim().eq_ignore_ascii_case("GGML_VERSION")) {
+        "0.0.0 (UNICORN_FAULT=GGML_VERSION)"
+    } else {
+        built
+    };
+    if running == built {
+        return Ok(());
+    }
+    Err(format!(
+        "ggml version mismatch: libggml-unicorn.so was built against ggml {built} (backend API {}), \
+         but this process runs ggml {running}; not loading. Rebuild the plugin against this \
+         llama.cpp (UNICORN_LLAMA_DIR=<its source> UNICORN_LLAMA_LIB_DIR=<its bin> cargo build \
+         --release -p unicorn) or use the pinned llama.cpp (scripts/setup-llama.sh)",
+        sys::GGML_BACKEND_API_VERSION
+    ))
 }
 
 /// Loadable everywhere: without hardware or emulation the registry explains itself and
