@@ -32,6 +32,7 @@ static bool uses_tinyblas(ggml_type t, size_t k, size_t rows, size_t cols, bool 
 static std::optional<Args> op_select(const ggml_tensor *node) {
     const ggml_tensor *w = node->src[0], *x = node->src[1];
     if (!w || !x || !weight_type(w->type) || x->type != GGML_TYPE_F32 || node->type != GGML_TYPE_F32) return std::nullopt;
+    if (node->op_params[1] == GGML_HINT_SRC0_IS_HADAMARD) return std::nullopt; // left to the CPU
     if (w->ne[0] != x->ne[0] || w->ne[0] % ggml_blck_size(w->type) != 0 || !kt::rows_contiguous(w) || x->nb[0] != 4) {
         return std::nullopt;
     }

@@ -210,14 +210,21 @@ mod tests {
     use crate::engine::{npu::NpuEngine, reference::ReferenceEngine};
 
     /// The exact flag follows the engine, not the wording of the description: both reference
-    /// paths (the iGPU's engine, the NPU's default emulation) report it.
+    /// paths (the iGPU's engine, the NPU's default emulation) report it; the AIE host build
+    /// (bounded) does not.
     #[test]
     fn reference_engines_are_exact() {
-        let igpu = Device::new(Role::Igpu, Box::new(ReferenceEngine::new().unwrap()), Attention::Npu);
+        use crate::engine::npu::Emulation;
+        use crate::placement::{Attention, Placement};
+        let device = |role, engine: Arc<dyn Engine>| {
+            let placement = Arc::new(Placement::new(Attention::Npu, None, None));
+            Device::new(role, engine, placement)
+        };
+        let igpu = device(Role::Igpu, Arc::new(ReferenceEngine::new().unwrap()));
         assert!(igpu.exact(), "{:?}", igpu.description);
-        if std::env::var("UNICORN_NPU_EMULATION").unwrap_or_default().trim().is_empty() {
-            let npu = Device::new(Role::Npu, Box::new(NpuEngine::emulated().unwrap()), Attention::Npu);
-            assert!(npu.exact(), "{:?}", npu.description);
-        }
+        let npu = device(Role::Npu, Arc::new(NpuEngine::emulated(Emulation::Reference).unwrap()));
+        assert!(npu.exact(), "{:?}", npu.description);
+        let aie = device(Role::Npu, Arc::new(NpuEngine::emulated(Emulation::AieHost).unwrap()));
+        assert!(!aie.exact(), "{:?}", aie.description);
     }
 }
