@@ -24,15 +24,16 @@ gfx=$(get gfx11) npu=$(get npu)
 grep -qx 'override=phoenix' <<< "$probe" && say "hardware probe OVERRIDDEN (UNICORN_PROBE_OVERRIDE=phoenix): no such hardware is here"
 say "Phoenix path: iGPU target ${gfx}, NPU ${npu}"
 bin=$here/build/bin
+kernels=${UNICORN_KERNELS:-$bin/unicorn-kernels}   # where the plugin looks for code objects
 missing=()
 
 # --- 1. the iGPU's code object -----------------------------------------------------------------
 gpu_kernels() {
   [ "$gfx" != none ] || { missing+=("iGPU code object: the probe found no gfx11 GPU agent"); return; }
-  local out=$bin/unicorn-kernels/unicorn-$gfx.hsaco
+  local out=$kernels/unicorn-$gfx.hsaco
   local newest; newest=$(find "$here/kernels/hip" -type f -newer "$out" 2>/dev/null | head -1)
   if [ -s "$out" ] && [ -z "$newest" ]; then say "iGPU code object up to date: $out"; return; fi
-  mkdir -p "$bin/unicorn-kernels"
+  mkdir -p "$kernels"
   local hipcc=${UNICORN_HIPCC:-$(command -v hipcc || echo /opt/rocm/bin/hipcc)}
   if [ -x "$hipcc" ]; then
     say "building the iGPU code object for $gfx with $hipcc"
@@ -49,7 +50,7 @@ gpu_kernels() {
     return
   fi
   say "no ROCm hipcc: building the gfx1103 code object with the cached toolchain (scripts/build-kernels.sh)"
-  bash "$here/scripts/build-kernels.sh" --target gfx1103 "$bin/unicorn-kernels" >&2 \
+  bash "$here/scripts/build-kernels.sh" --target gfx1103 "$kernels" >&2 \
     || missing+=("iGPU code object for gfx1103: scripts/build-kernels.sh failed (see above)")
 }
 

@@ -64,7 +64,10 @@ def test_run_sh_takes_the_phoenix_path_probe_overridden(tmp_path):
     npu_build = stand_in(tmp_path, "npu-build.sh", "scripts/npu-build.sh", calls)
     env = script_env(placement, {"UNICORN_PROBE_OVERRIDE": "phoenix", "UNICORN_HIPCC": str(hipcc),
                              "UNICORN_NPU_BUILD": str(npu_build), "UNICORN_PLACEMENT_MEASURE": "1",
-                             "XRT_ROOT": str(tmp_path / "no-xrt")})
+                             "XRT_ROOT": str(tmp_path / "no-xrt"),
+                             # a folder of its own: a code object the suite built before (the
+                             # kernels stage) would make the install skip the build it tests
+                             "UNICORN_KERNELS": str(tmp_path / "kernels")})
     res = run_script(["bash", "scripts/run.sh", "-n", "4", "-p", "The capital of France is"], env, timeout=1800)
     out = res.stdout + res.stderr
     assert res.returncode == 0, "run.sh failed on the Phoenix path"
