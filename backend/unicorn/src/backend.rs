@@ -81,13 +81,22 @@ impl Backend {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let plan = Arc::new(self.device.engine.plan(split, kernels));
-        crate::log::log_debug!("{}: new plan {}: {}", self.device.name.to_string_lossy(), plan.id, describe(&plan, split));
+        if log_plans() {
+            crate::log::log_debug!("{}: new plan {}: {}", self.device.name.to_string_lossy(), plan.id, describe(&plan, split));
+        }
         if plans.len() >= MAX_PLANS {
             plans.remove(0);
         }
         plans.push(Cached { uid: split.uid, signature, plan: plan.clone() });
         Ok(plan)
     }
+}
+
+/// `UNICORN_LOG_PLANS=1`: a debug line per new plan (what `describe` says). Off by default:
+/// test-backend-ops makes a plan per case and prints every debug line.
+fn log_plans() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| crate::env::switch("UNICORN_LOG_PLANS", false))
 }
 
 /// "N nodes in M steps (K fused chains of J nodes); single-node steps: MUL_MAT 12, ADD 3, ..."
